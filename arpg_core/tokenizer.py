@@ -239,7 +239,7 @@ class Quantizer(nn.Module):
 class VQModel(nn.Module):
     def __init__(self, config: VQConfig):
         super().__init__()
-        self.config = config
+        self.cfg = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
         self.quantize = Quantizer(config)

@@ -1,0 +1,36 @@
+"""Tiny random models for fast tests (no fixture, no download)."""
+
+from __future__ import annotations
+
+import torch
+
+from arpg_core.config import ARPGConfig, VQConfig
+from arpg_core.model import ARPG
+from arpg_core.tokenizer import VQModel
+
+TINY_ARPG = ARPGConfig(
+    dim=64, n_layer=4, n_head=4, vocab_size=64, num_classes=5, block_size=64, multiple_of=32
+)
+TINY_VQ = VQConfig(
+    codebook_size=64,
+    codebook_dim=8,
+    z_channels=32,
+    ch=32,
+    ch_mult=(1, 2),
+    encoder_res_blocks=1,
+    decoder_res_blocks=1,
+)
+
+
+def tiny_arpg(seed: int = 0, cfg: ARPGConfig = TINY_ARPG) -> ARPG:
+    torch.manual_seed(seed)
+    model = ARPG(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5 / p.shape[1] ** 0.5) if p.dim() > 1 else p.normal_(1, 0.2)
+    return model.eval()
+
+
+def tiny_vq(seed: int = 0, cfg: VQConfig = TINY_VQ) -> VQModel:
+    torch.manual_seed(seed)
+    return VQModel(cfg).eval()
