@@ -1,0 +1,290 @@
+"""Training the tokenizer and ARPG on a folder of photos, resumable, fp32 (the CPU recipe).
+
+Tokenizer: reconstruction (MSE + L1) plus codebook and commitment losses, on random crops; unused
+codes are re-seeded from recent encoder outputs so the codebook stays in use.
+ARPG, as the official recipe: a random permutation per sample (the model's teacher-forced forward
+rotates inputs and queries by the permuted positions, the class slot fixed), causal masks in both
+passes, class dropout to the null class, AdamW (0.9, 0.95) with weight decay 0.05, linear warm-up then
+cosine decay, gradient clipping at 1.0. Crops are tokenized once before ARPG training.
+
+Checkpoints hold the model, the optimizer, the step and every random state, so a resumed run
+continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoints import save_safetensors
+from .config import ARPGConfig, VQConfig
+from .data import CropStream
+from .model import ARPG
+from .progress import ProgressBar
+from .tokenizer import VQModel
+
+
+@dataclass(frozen=True)
+class VQTrainConfig:
+    steps: int = 6000
+    batch: int = 16
+    crop: int = 64
+    lr: float = 2e-4
+    warmup: int = 200
+    reseed_every: int = 200  # steps between re-seeding dead codes; 0 = never
+    l1_weight: float = 1.0
+    mse_weight: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 250
+
+
+@dataclass(frozen=True)
+class ARPGTrainConfig:
+    steps: int = 1500
+    batch: int = 32
+    lr: float = 4e-4
+    min_lr: float = 4e-5
+    warmup: int = 100
+    weight_decay: float = 0.05
+    class_dropout: float = 0.1
+    grad_clip: float = 1.0
+    num_crops: int = 12000  # pre-tokenized training crops (with their flips)
+    crop: int = 128
+    seed: int = 0
+    checkpoint_every: int = 100
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int, floor: float = 0.0) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to ``floor`` at ``total``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * t))
+
+
+# --- tokenizer --------------------------------------------------------------------------------------
+
+
+def vq_loss(model: VQModel, images: torch.Tensor, tc: VQTrainConfig) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    recon, vq_losses, codes = model.forward_train(images)
+    rec = tc.mse_weight * F.mse_loss(recon, images) + tc.l1_weight * F.l1_loss(recon, images)
+    total = rec + sum(vq_losses.values())
+    return total, {"rec": rec.item(), **{k: v.item() for k, v in vq_losses.items()}}, codes
+
+
+def reseed_dead_codes(model: VQModel, latents: torch.Tensor, used: torch.Tensor, generator: torch.Generator) -> int:
+    """Replace codebook rows not used since the last call by random recent encoder outputs."""
+    dead = (~used).nonzero()[:, 0]
+    if dead.numel() == 0:
+        return 0
+    pool = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])  # (B*h*w, dim)
+    pick = torch.randint(0, pool.shape[0], (dead.numel(),), generator=generator)
+    with torch.no_grad():
+        model.quantize.embedding.weight[dead] = pool[pick]
+    return dead.numel()
+
+
+def train_vq(
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    vq_cfg: VQConfig,
+    tc: VQTrainConfig = VQTrainConfig(),
+    *,
+    log=None,
+) -> Path:
+    """Train (or resume) a tokenizer; returns the path of the final safetensors weights."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)
+    model = VQModel(vq_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    gen = torch.Generator().manual_seed(tc.seed)
+    stream = CropStream(data_dir, "train", tc.crop, generator=torch.Generator().manual_seed(tc.seed + 1))
+    used = torch.zeros(vq_cfg.codebook_size, dtype=torch.bool)
+    step = _resume(out / "vq_state.pt", model, opt, {"gen": gen, "stream": stream.generator}, extra={"used": used})
+    bar = ProgressBar(tc.steps, "tokenizer", start=step)
+    model.train()
+    while step < tc.steps:
+        t0 = time.perf_counter()
+        images, _ = stream.batch(tc.batch)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.lr * 0.1)
+        loss, parts, codes = vq_loss(model, images, tc)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        used[codes.flatten()] = True
+        step += 1
+        if tc.reseed_every and step % tc.reseed_every == 0 and step < tc.steps * 0.8:
+            with torch.no_grad():
+                latents = model.encode_latent(images)
+            parts["reseeded"] = reseed_dead_codes(model, latents, used, gen)
+            used.zero_()
+        bar.update(step, loss=loss.item(), img_s=tc.batch / (time.perf_counter() - t0), **parts)
+        if log:
+            log({"step": step, "loss": loss.item(), **parts})
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            _save_state(
+                out / "vq_state.pt",
+                model,
+                opt,
+                step,
+                {"gen": gen, "stream": stream.generator},
+                {"used": used},
+            )
+    bar.close()
+    final = out / "tokenizer.safetensors"
+    meta = {"kind": "vq", "config": vq_cfg.to_dict(), "train": asdict(tc)}
+    save_safetensors(final, model.state_dict(), meta)
+    return final
+
+
+# --- ARPG ---------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def pretokenize(vq: VQModel, data_dir, split: str, n: int, crop: int, seed: int, batch: int = 64):
+    """Tokenize ``n`` random crops once: codes (n, h*w) in raster order and class ids (n,)."""
+    stream = CropStream(data_dir, split, crop, generator=torch.Generator().manual_seed(seed))
+    vq.eval()
+    codes, labels = [], []
+    bar = ProgressBar(n, f"tokenizing {split} crops", unit="crop")
+    while sum(c.shape[0] for c in codes) < n:
+        images, y = stream.batch(min(batch, n - sum(c.shape[0] for c in codes)))
+        codes.append(vq.encode(images).flatten(1))
+        labels.append(y)
+        bar.update(sum(c.shape[0] for c in codes))
+    bar.close()
+    return torch.cat(codes), torch.cat(labels)
+
+
+def arpg_loss(
+    model: ARPG, tokens: torch.Tensor, labels: torch.Tensor, generator: torch.Generator, class_dropout: float
+):
+    """Cross-entropy of teacher-forced logits under one random order per sample."""
+    B, L = tokens.shape
+    cfg = model.cfg
+    drop = torch.rand(B, generator=generator) < class_dropout
+    ids = torch.where(drop, torch.full_like(labels, cfg.num_classes), labels)
+    class_ids = cfg.vocab_size + 1 + ids  # label C (dropped) lands on the null class id
+    orders = torch.argsort(torch.rand(B, L, generator=generator), dim=1)  # (B, L)
+    logits = model(tokens, class_ids, orders)  # (B, L, V), in shuffled order
+    targets = torch.gather(tokens, 1, orders)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def train_arpg(
+    codes: torch.Tensor,
+    labels: torch.Tensor,
+    out_dir: str | os.PathLike,
+    cfg: ARPGConfig,
+    tc: ARPGTrainConfig = ARPGTrainConfig(),
+    *,
+    class_names: list[str] | None = None,
+    log=None,
+) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)
+    model = ARPG(cfg)
+    _init_arpg(model)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=tc.lr,
+        betas=(0.9, 0.95),
+    )
+    gen = torch.Generator().manual_seed(tc.seed)
+    step = _resume(out / "arpg_state.pt", model, opt, {"gen": gen})
+    bar = ProgressBar(tc.steps, "arpg", start=step)
+    model.train()
+    while step < tc.steps:
+        t0 = time.perf_counter()
+        idx = torch.randint(0, codes.shape[0], (tc.batch,), generator=gen)
+        lr = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.min_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = arpg_loss(model, codes[idx], labels[idx], gen, tc.class_dropout)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        step += 1
+        bar.update(step, loss=loss.item(), lr=lr, seq_s=tc.batch / (time.perf_counter() - t0))
+        if log:
+            log({"step": step, "loss": loss.item(), "lr": lr})
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            _save_state(out / "arpg_state.pt", model, opt, step, {"gen": gen})
+    bar.close()
+    final = out / "arpg.safetensors"
+    meta = {"kind": "arpg", "config": cfg.to_dict(), "train": asdict(tc)}
+    if class_names is not None:
+        meta["class_names"] = class_names
+    save_safetensors(final, model.state_dict(), meta)
+    return final
+
+
+@torch.no_grad()
+def bits_per_token(model: ARPG, codes: torch.Tensor, labels: torch.Tensor, seed: int = 0, batch: int = 32) -> float:
+    """Held-out cross-entropy in bits per token, under random orders (the training objective)."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    total, count = 0.0, 0
+    for i in range(0, codes.shape[0], batch):
+        loss = arpg_loss(model, codes[i : i + batch], labels[i : i + batch], gen, 0.0)
+        total += loss.item() * codes[i : i + batch].numel()
+        count += codes[i : i + batch].numel()
+    return total / count / math.log(2)
+
+
+def unigram_entropy_bits(codes: torch.Tensor, vocab: int) -> float:
+    p = torch.bincount(codes.flatten(), minlength=vocab).double()
+    p = p[p > 0] / p.sum()
+    return float(-(p * p.log2()).sum())
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _init_arpg(model: ARPG) -> None:
+    """Normal(0, 0.02) weights with a zero head, as the official init does."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)):
+            torch.nn.init.normal_(m.weight, std=0.02)
+    torch.nn.init.zeros_(model.head.weight)
+
+
+def _save_state(path: Path, model, opt, step: int, generators: dict, extra: dict | None = None) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "generators": {k: g.get_state() for k, g in generators.items()},
+        "torch_rng": torch.get_rng_state(),
+        "extra": extra or {},
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, model, opt, generators: dict, extra: dict | None = None) -> int:
+    if not path.is_file():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    for k, g in generators.items():
+        g.set_state(state["generators"][k])
+    torch.set_rng_state(state["torch_rng"])
+    for k, v in (extra or {}).items():
+        v.copy_(state["extra"][k])
+    return int(state["step"])

@@ -1,0 +1,93 @@
+"""``arpg-studio train-tokenizer`` and ``arpg-studio train-arpg``: the embedded model's recipe, resumable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .cli import UserError, command
+from .config import ARPGConfig, VQConfig
+
+# The embedded model: a 16x16 token grid on 128 px (8x downsampling), sized for a 2-core CPU.
+EMBEDDED_VQ = VQConfig(
+    codebook_size=1024,
+    codebook_dim=8,
+    z_channels=64,
+    ch=32,
+    ch_mult=(1, 1, 2, 4),
+    encoder_res_blocks=1,
+    decoder_res_blocks=2,
+)
+EMBEDDED_ARPG = dict(dim=256, n_layer=8, n_head=4, vocab_size=1024, block_size=256, multiple_of=64)
+
+
+@command("train-tokenizer")
+def _tok_args(p) -> None:
+    p.description = "Train the VQ tokenizer on random crops of a prepare-data folder (resumes from OUT)."
+    p.add_argument("data", help="folder made by prepare-data")
+    p.add_argument("out", help="run folder: checkpoints and tokenizer.safetensors")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--crop", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_train_tokenizer)
+
+
+def _train_tokenizer(args) -> int:
+    from .train import VQTrainConfig, train_vq
+
+    _require_manifest(args.data)
+    tc = VQTrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, seed=args.seed)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    with open(Path(args.out) / "vq_log.jsonl", "a") as f:
+        path = train_vq(args.data, args.out, EMBEDDED_VQ, tc, log=lambda r: f.write(json.dumps(r) + "\n"))
+    print(f"wrote {path}")
+    return 0
+
+
+@command("train-arpg")
+def _arpg_args(p) -> None:
+    p.description = "Pre-tokenize crops with a trained tokenizer, then train ARPG on them (resumes from OUT)."
+    p.add_argument("data", help="folder made by prepare-data")
+    p.add_argument("tokenizer", help="tokenizer .safetensors from train-tokenizer")
+    p.add_argument("out", help="run folder: checkpoints and arpg.safetensors")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--crops", type=int, default=12000, help="training crops to pre-tokenize")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_train_arpg)
+
+
+def _train_arpg(args) -> int:
+    import torch
+
+    from .checkpoints import load_vq
+    from .train import ARPGTrainConfig, pretokenize, train_arpg
+
+    manifest = _require_manifest(args.data)
+    class_names = manifest["class_names"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tc = ARPGTrainConfig(steps=args.steps, batch=args.batch, num_crops=args.crops, seed=args.seed)
+    cache = out / "train_codes.pt"
+    if cache.is_file():
+        saved = torch.load(cache, weights_only=True)
+        codes, labels = saved["codes"], saved["labels"]
+    else:
+        vq, _ = load_vq(args.tokenizer)
+        codes, labels = pretokenize(vq, args.data, "train", tc.num_crops, tc.crop, tc.seed)
+        torch.save({"codes": codes, "labels": labels}, cache)
+    cfg = ARPGConfig(**EMBEDDED_ARPG, num_classes=len(class_names))
+    with open(out / "arpg_log.jsonl", "a") as f:
+        path = train_arpg(
+            codes, labels, out, cfg, tc, class_names=class_names, log=lambda r: f.write(json.dumps(r) + "\n")
+        )
+    print(f"wrote {path}")
+    return 0
+
+
+def _require_manifest(data: str) -> dict:
+    path = Path(data) / "manifest.json"
+    if not path.is_file():
+        raise UserError(f"{data}: no manifest.json; build the folder with `arpg-studio prepare-data {data}`")
+    return json.loads(path.read_text())
