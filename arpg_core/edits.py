@@ -1,0 +1,239 @@
+"""Edits as pure functions on pixel masks, token grids and windows. Nothing here touches a model.
+
+Conventions, stated once: images are (H, W, 3) uint8 RGB; masks are (H, W) bool with True meaning
+"regenerate" (unknown); token grids are (h, w) int64; positions are row-major in the grid the model
+sees. Inpaint, outpaint and expand differ only in the windows and the ``DecodePlan`` built here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+# --- masks ---------------------------------------------------------------------------------------------
+
+
+def token_mask(mask: np.ndarray, patch: int, dilate: int = 0) -> np.ndarray:
+    """(H, W) pixel mask -> (ceil(H/p), ceil(W/p)) token mask: a token is unknown if its patch touches the mask.
+
+    ``dilate`` grows the result by that many tokens (8-connected).
+    """
+    H, W = mask.shape
+    h, w = -(-H // patch), -(-W // patch)
+    padded = np.zeros((h * patch, w * patch), bool)
+    padded[:H, :W] = mask
+    tokens = padded.reshape(h, patch, w, patch).any(axis=(1, 3))  # (h, w)
+    if dilate > 0:
+        kernel = np.ones((2 * dilate + 1, 2 * dilate + 1), np.uint8)
+        tokens = cv2.dilate(tokens.astype(np.uint8), kernel) > 0
+    return tokens
+
+
+def feather_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
+    """Blend weight of generated pixels: 1 on the mask, falling linearly to 0 at ``feather`` px outside it.
+
+    Every pixel farther than ``feather`` from the mask gets exactly 0, so it keeps the source bytes.
+    """
+    if not mask.any():
+        return np.zeros(mask.shape, np.float32)
+    if feather <= 0:
+        return mask.astype(np.float32)
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)  # 0 on the mask
+    return np.clip(1.0 - dist / (feather + 1), 0.0, 1.0).astype(np.float32)
+
+
+def composite(source: np.ndarray, generated: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Blend ``generated`` into ``source`` by ``alpha`` (H, W); where alpha is 0 the source bytes are kept."""
+    a = alpha[..., None]
+    blend = np.rint(a * generated.astype(np.float32) + (1 - a) * source.astype(np.float32))
+    return np.where(a > 0, blend.clip(0, 255).astype(np.uint8), source)
+
+
+def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
+    if px == 0:
+        return mask.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(px) + 1, 2 * abs(px) + 1))
+    op = cv2.dilate if px > 0 else cv2.erode
+    return op(mask.astype(np.uint8), kernel) > 0
+
+
+def fill_unknown(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """Fill unknown pixels from their surroundings (Telea) so the encoder never sees removed content."""
+    if not unknown.any() or unknown.all():
+        out = image.copy()
+        out[unknown] = 127
+        return out
+    return cv2.inpaint(image, unknown.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+
+
+# --- windows -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A region of the canvas (x0, y0, x1, y1) edited in one decoding job, at ``scale`` model px per canvas px."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    scale: float = 1.0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def work_size(self) -> tuple[int, int]:
+        """(width, height) of the region as the model sees it."""
+        return max(1, round(self.width * self.scale)), max(1, round(self.height * self.scale))
+
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+
+def _place(center: float, size: int, limit: int) -> int:
+    """Start of a span of ``size`` centred on ``center`` and kept inside [0, limit)."""
+    return int(min(max(0, round(center - size / 2)), max(0, limit - size)))
+
+
+def inpaint_regions(mask: np.ndarray, native: int, context: float = 1.25) -> tuple[np.ndarray, list]:
+    """One window per connected mask region (8-connected), largest first.
+
+    A region that fits gets a native-size window centred on it, with as much context as fits. A larger
+    region gets a square of ``context`` times its size, downscaled to the native size.
+    Returns the label image (H, W) and a list of (Window, label) pairs.
+    """
+    H, W = mask.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    order = sorted(
+        range(1, count), key=lambda i: (-int(stats[i, cv2.CC_STAT_AREA]), int(stats[i, 1]), int(stats[i, 0]))
+    )
+    out = []
+    for i in order:
+        x, y, w, h, _area = (int(v) for v in stats[i])
+        cx, cy = x + w / 2, y + h / 2
+        if w <= native and h <= native:
+            ww, wh, scale = min(native, W), min(native, H), 1.0
+        else:
+            side = math.ceil(max(w, h) * context)
+            ww, wh = min(side, W), min(side, H)
+            scale = native / max(ww, wh)
+        x0, y0 = _place(cx, ww, W), _place(cy, wh, H)
+        out.append((Window(x0, y0, x0 + ww, y0 + wh, scale), i))
+    return labels, out
+
+
+def inpaint_windows(mask: np.ndarray, native: int) -> list[Window]:
+    return [w for w, _ in inpaint_regions(mask, native)[1]]
+
+
+def tile_starts(length: int, size: int, stride: int) -> list[int]:
+    if length <= size:
+        return [0]
+    starts = [*range(0, length - size, stride), length - size]
+    return sorted(set(starts))
+
+
+def outpaint_windows(canvas_hw: tuple[int, int], original: tuple[int, int, int, int], native: int) -> list[Window]:
+    """Native windows over the extended canvas, overlapping by half, nearest to the original first.
+
+    ``original`` is (x0, y0, x1, y1) of the source inside the canvas. Windows that hold no new pixels are
+    dropped; each later window is prefilled with everything earlier ones produced.
+    """
+    H, W = canvas_hw
+    ox0, oy0, ox1, oy1 = original
+    ww, wh = min(native, W), min(native, H)
+    stride = max(1, native // 2)
+    windows = []
+    for y in tile_starts(H, wh, stride):
+        for x in tile_starts(W, ww, stride):
+            if ox0 <= x and oy0 <= y and x + ww <= ox1 and y + wh <= oy1:
+                continue  # entirely original
+            cx, cy = x + ww / 2, y + wh / 2
+            dx = max(ox0 - cx, 0, cx - ox1)
+            dy = max(oy0 - cy, 0, cy - oy1)
+            windows.append((math.hypot(dx, dy), y, x, Window(x, y, x + ww, y + wh)))
+    return [w for *_, w in sorted(windows, key=lambda t: t[:3])]
+
+
+def expand_windows(hw: tuple[int, int], native: int, patch: int) -> list[Window]:
+    """Source windows for 2x expansion: native tiles overlapping by half, on the token grid."""
+    H, W = hw
+    Hp, Wp = -(-H // patch) * patch, -(-W // patch) * patch
+    ww, wh = min(native, Wp), min(native, Hp)
+    stride = max(patch, (native // 2) // patch * patch)
+    return [Window(x, y, x + ww, y + wh) for y in tile_starts(Hp, wh, stride) for x in tile_starts(Wp, ww, stride)]
+
+
+# --- decode plans --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """What one decoding job needs: the grid, the known positions and tokens, the unknown positions.
+
+    Positions index a ``side`` x ``side`` grid (the model's grid, or twice it for expansion); a window's
+    own (h, w) grid sits at its top-left. ``known_tokens`` is (B, K): one row per variant.
+    ``distance`` (N,) is each unknown position's distance in tokens to the nearest known one, for
+    seam-first ordering.
+    """
+
+    side: int
+    grid_hw: tuple[int, int]
+    known_pos: torch.Tensor  # (K,)
+    known_tokens: torch.Tensor  # (B, K)
+    unknown_pos: torch.Tensor  # (N,)
+    distance: torch.Tensor  # (N,)
+
+    @property
+    def num_positions(self) -> int:
+        return self.side * self.side
+
+
+def positions(rows: np.ndarray, cols: np.ndarray, side: int) -> torch.Tensor:
+    return torch.from_numpy((rows * side + cols).astype(np.int64))
+
+
+def plan_from_mask(tokens: torch.Tensor, unknown: np.ndarray, side: int) -> DecodePlan:
+    """Inpaint and outpaint: ``tokens`` (B, h, w) of the window, ``unknown`` (h, w) bool token mask."""
+    h, w = unknown.shape
+    if h > side or w > side:
+        raise ValueError(f"a {h}x{w} token window does not fit the model's {side}x{side} grid")
+    kr, kc = np.nonzero(~unknown)
+    ur, uc = np.nonzero(unknown)
+    known_pos = positions(kr, kc, side)
+    known_tokens = tokens[:, torch.from_numpy(kr), torch.from_numpy(kc)]  # (B, K)
+    if len(kr):
+        dist = cv2.distanceTransform(unknown.astype(np.uint8), cv2.DIST_L2, 3)[ur, uc]
+    else:
+        dist = np.zeros(len(ur), np.float32)
+    return DecodePlan(side, (h, w), known_pos, known_tokens, positions(ur, uc, side), torch.from_numpy(dist))
+
+
+def expand_plan(tokens: torch.Tensor, generated: torch.Tensor | None, side: int) -> DecodePlan:
+    """2x expansion: source tokens (B, h, w) at the even positions of a (2h, 2w) grid in a ``side`` grid.
+
+    ``generated`` (B, 2h, 2w) holds tokens already produced by overlapping windows (-1 elsewhere); they
+    are known too.
+    """
+    B, h, w = tokens.shape
+    grid = torch.full((B, 2 * h, 2 * w), -1, dtype=torch.long) if generated is None else generated.clone()
+    grid[:, ::2, ::2] = tokens
+    known = (grid[0] >= 0).numpy()
+    plan = plan_from_mask(grid.clamp(min=0), ~known, side)
+    return plan
+
+
+def seam_first_order(plan: DecodePlan, generator: torch.Generator) -> torch.Tensor:
+    """Unknown positions nearest the known content first, ties in random order."""
+    jitter = torch.rand(plan.unknown_pos.numel(), generator=generator)
+    return plan.unknown_pos[torch.argsort(plan.distance.float().floor() + jitter)]
