@@ -33,9 +33,7 @@ def command(name: str):
 
 @command("convert")
 def _convert_args(p: argparse.ArgumentParser) -> None:
-    p.description = (
-        "Convert an official ARPG or VQ checkpoint (.pt or .safetensors) to safetensors with its config."
-    )
+    p.description = "Convert an official ARPG or VQ checkpoint (.pt or .safetensors) to safetensors with its config."
     p.add_argument("input", help="checkpoint file (official .pt, read weights-only, or .safetensors)")
     p.add_argument("output", help="output .safetensors file")
     p.add_argument("--heads", type=int, default=None, help="attention heads (default: dim / 64)")
@@ -75,8 +73,7 @@ def _prepare(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arpg-studio",
-        description="Zero-shot inpainting, outpainting and 2x expansion with ARPG. "
-        "Without a command, starts the app.",
+        description="Zero-shot inpainting, outpainting and 2x expansion with ARPG. Without a command, starts the app.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, add_args in COMMANDS.items():
@@ -85,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import train_cli  # noqa: F401  (registers the training commands)
+    from . import edit_cli, train_cli  # noqa: F401  (register their commands)
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -110,4 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run through the package module, so the command modules register into the same table
+    from arpg_core.cli import main as package_main
+
+    sys.exit(package_main())

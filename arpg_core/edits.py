@@ -213,7 +213,7 @@ def plan_from_mask(tokens: torch.Tensor, unknown: np.ndarray, side: int) -> Deco
     known_pos = positions(kr, kc, side)
     known_tokens = tokens[:, torch.from_numpy(kr), torch.from_numpy(kc)]  # (B, K)
     if len(kr):
-        dist = cv2.distanceTransform(unknown.astype(np.uint8), cv2.DIST_L2, 3)[ur, uc]
+        dist = cv2.distanceTransform(unknown.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[ur, uc]
     else:
         dist = np.zeros(len(ur), np.float32)
     return DecodePlan(side, (h, w), known_pos, known_tokens, positions(ur, uc, side), torch.from_numpy(dist))

@@ -1,0 +1,156 @@
+"""Masks, windows, plans and compositing: pure functions, table-driven."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from arpg_core.edits import (
+    Window,
+    composite,
+    expand_plan,
+    expand_windows,
+    feather_alpha,
+    inpaint_windows,
+    outpaint_windows,
+    plan_from_mask,
+    seam_first_order,
+    tile_starts,
+    token_mask,
+)
+
+
+def _mask(h, w, *boxes):
+    m = np.zeros((h, w), bool)
+    for y0, x0, y1, x1 in boxes:
+        m[y0:y1, x0:x1] = True
+    return m
+
+
+@pytest.mark.parametrize(
+    ("shape", "box", "patch", "dilate", "expected_tokens"),
+    [
+        ((32, 32), (0, 0, 1, 1), 16, 0, {(0, 0)}),
+        ((32, 32), (15, 15, 17, 17), 16, 0, {(0, 0), (0, 1), (1, 0), (1, 1)}),
+        ((32, 32), (16, 16, 32, 32), 16, 0, {(1, 1)}),
+        ((30, 20), (29, 19, 30, 20), 16, 0, {(1, 1)}),  # partial patch at the border
+        ((64, 64), (20, 20, 21, 21), 16, 1, {(r, c) for r in range(3) for c in range(3)}),
+    ],
+)
+def test_token_mask(shape, box, patch, dilate, expected_tokens):
+    tokens = token_mask(_mask(*shape, box), patch, dilate)
+    assert tokens.shape == (-(-shape[0] // patch), -(-shape[1] // patch))
+    assert {tuple(x) for x in np.argwhere(tokens)} == expected_tokens
+
+
+def test_feather_is_exactly_zero_beyond_the_band():
+    mask = _mask(50, 50, (20, 20, 30, 30))
+    alpha = feather_alpha(mask, 5)
+    assert (alpha[mask] == 1).all()
+    assert alpha[20, 14] == 0 and alpha[20, 15] > 0  # 5 px left of the mask: still blended; 6 px: untouched
+    assert alpha[20, 25 - 11] == 0
+    assert (feather_alpha(mask, 0) == mask).all()
+
+
+def test_composite_keeps_source_bytes_where_alpha_is_zero():
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    gen = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    alpha = feather_alpha(_mask(40, 40, (10, 10, 20, 20)), 4)
+    out = composite(src, gen, alpha)
+    assert np.array_equal(out[alpha == 0], src[alpha == 0])
+    assert np.array_equal(out[alpha == 1], gen[alpha == 1])
+
+
+@pytest.mark.parametrize(
+    ("hw", "boxes", "native", "expected"),
+    [
+        # small region in a large image: a native window centred on it
+        ((512, 512), [(200, 200, 220, 240)], 128, [Window(156, 146, 284, 274)]),
+        # near the corner: clamped inside the image
+        ((512, 512), [(0, 0, 10, 10)], 128, [Window(0, 0, 128, 128)]),
+        # image smaller than the window: the whole image
+        ((100, 80), [(40, 30, 60, 50)], 128, [Window(0, 0, 80, 100)]),
+        # a region larger than the window: 1.25x context, downscaled to the native size
+        ((600, 600), [(100, 100, 300, 300)], 128, [Window(75, 75, 325, 325, 128 / 250)]),
+        # two regions, largest first
+        (
+            (512, 512),
+            [(10, 10, 20, 20), (300, 300, 350, 350)],
+            128,
+            [Window(261, 261, 389, 389), Window(0, 0, 128, 128)],
+        ),
+    ],
+)
+def test_inpaint_windows(hw, boxes, native, expected):
+    assert inpaint_windows(_mask(*hw, *boxes), native) == expected
+
+
+@pytest.mark.parametrize(
+    ("length", "size", "stride", "expected"),
+    [(100, 128, 64, [0]), (128, 128, 64, [0]), (256, 128, 64, [0, 64, 128]), (200, 128, 64, [0, 64, 72])],
+)
+def test_tile_starts(length, size, stride, expected):
+    assert tile_starts(length, size, stride) == expected
+
+
+def test_outpaint_windows_cover_the_new_area_nearest_first():
+    # 128x128 original extended to 512 wide (left 128, right 256)
+    windows = outpaint_windows((128, 512), (128, 0, 256, 128), 128)
+    covered = np.zeros((128, 512), bool)
+    for w in windows:
+        covered[w.slices()] = True
+    assert covered.all()
+    assert Window(128, 0, 256, 128) not in windows  # the original alone is never a window
+    centres = [abs((w.x0 + w.x1) / 2 - 192) for w in windows]
+    assert centres == sorted(centres)  # sliding outwards
+
+
+def test_outpaint_windows_all_four_sides():
+    windows = outpaint_windows((256, 256), (64, 64, 192, 192), 128)
+    covered = np.zeros((256, 256), bool)
+    for w in windows:
+        covered[w.slices()] = True
+    assert covered.all()
+
+
+@pytest.mark.parametrize(("hw", "n"), [((128, 128), 1), ((100, 60), 1), ((256, 128), 3), ((300, 300), 16)])
+def test_expand_windows_tile_the_padded_image(hw, n):
+    windows = expand_windows(hw, 128, 8)
+    assert len(windows) == n
+    Hp, Wp = -(-hw[0] // 8) * 8, -(-hw[1] // 8) * 8
+    covered = np.zeros((Hp, Wp), bool)
+    for w in windows:
+        assert w.x0 % 8 == 0 and w.y0 % 8 == 0
+        covered[w.slices()] = True
+    assert covered.all()
+
+
+def test_plan_from_mask_positions_in_the_model_grid():
+    tokens = torch.arange(12).view(1, 3, 4)  # a 3x4 window in a 16x16 grid
+    unknown = np.zeros((3, 4), bool)
+    unknown[1, 2] = unknown[2, 3] = True
+    plan = plan_from_mask(tokens, unknown, side=16)
+    assert plan.unknown_pos.tolist() == [1 * 16 + 2, 2 * 16 + 3]
+    assert plan.known_pos.numel() == 10 and plan.known_tokens.shape == (1, 10)
+    assert plan.known_tokens[0, plan.known_pos.tolist().index(16 + 1)] == 5  # token (1, 1)
+    assert plan.distance.tolist() == [1.0, 1.0]
+
+
+def test_expand_plan_dilated_layout():
+    tokens = torch.arange(4).view(1, 2, 2)
+    plan = expand_plan(tokens, None, side=8)
+    assert plan.grid_hw == (4, 4)
+    assert sorted(plan.known_pos.tolist()) == [0, 2, 16, 18]
+    assert plan.unknown_pos.numel() == 12
+
+
+def test_seam_first_order_goes_outward():
+    tokens = torch.zeros(1, 8, 8, dtype=torch.long)
+    unknown = np.zeros((8, 8), bool)
+    unknown[:, 4:] = True  # right half unknown
+    plan = plan_from_mask(tokens, unknown, side=8)
+    order = seam_first_order(plan, torch.Generator().manual_seed(0))
+    cols = (order % 8).tolist()
+    assert cols[:8] == [4] * 8 and cols[-8:] == [7] * 8

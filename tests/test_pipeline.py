@@ -1,0 +1,145 @@
+"""The engine end to end on tiny random models: geometry, bit-identical pixels, replay, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from tiny import tiny_arpg, tiny_vq
+
+from arpg_core.edits import feather_alpha
+from arpg_core.pipeline import EditRequest, Engine
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(tiny_arpg(), tiny_vq(), class_names=list("abcde"), name="tiny")
+
+
+def run(engine, request):
+    gen = engine.run(request)
+    progress = []
+    while True:
+        try:
+            progress.append(next(gen))
+        except StopIteration as stop:
+            return progress, stop.value
+
+
+def photo(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 255, w)[None, :, None] * np.ones((h, 1, 3)) * [1.0, 0.6, 0.3]
+    return (base + rng.normal(0, 12, (h, w, 3))).clip(0, 255).astype(np.uint8)
+
+
+def test_inpaint_keeps_pixels_outside_the_feathered_mask(engine):
+    img = photo(70, 90)  # larger than the 16 px window, so several windows run
+    mask = np.zeros((70, 90), bool)
+    mask[5:9, 5:12] = True  # small region
+    mask[40:66, 30:80] = True  # a region larger than the window: downscaled
+    mask[20, 60] = True  # a single pixel
+    req = EditRequest("inpaint", img, mask, steps=4, variants=2, feather=3, seed=7)
+    progress, result = run(engine, req)
+    alpha = feather_alpha(mask, 3)
+    assert len(result.images) == 2 and len(result.windows) == 3
+    for out in result.images:
+        assert out.shape == img.shape
+        assert np.array_equal(out[alpha == 0], img[alpha == 0])
+        assert (out[mask] != img[mask]).any()
+    assert result.seeds == [7, 8]
+    assert [p.step for p in progress] == list(range(1, progress[-1].total + 1))
+
+
+def test_same_request_same_pixels_other_seed_other_pixels(engine):
+    img = photo(32, 32)
+    mask = np.zeros((32, 32), bool)
+    mask[8:24, 8:24] = True
+    req = EditRequest("inpaint", img, mask, steps=4, seed=3)
+    a = run(engine, req)[1].images[0]
+    b = run(engine, req)[1].images[0]
+    c = run(engine, dataclasses.replace(req, seed=4))[1].images[0]
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("extend", [(8, 0, 0, 0), (0, 5, 0, 11), (4, 4, 4, 4), (0, 0, 64, 0)])
+def test_outpaint_size_and_original_untouched(engine, extend):
+    img = photo(20, 24)
+    l, t, r, b = extend
+    _, result = run(engine, EditRequest("outpaint", img, extend=extend, steps=3, variants=2))
+    for out in result.images:
+        assert out.shape == (20 + t + b, 24 + l + r, 3)
+        assert np.array_equal(out[t : t + 20, l : l + 24], img)
+
+
+def test_outpaint_seam_first(engine):
+    img = photo(16, 16)
+    _, result = run(engine, EditRequest("outpaint", img, extend=(0, 0, 16, 0), steps=3, seam_first=True))
+    assert result.images[0].shape == (16, 32, 3)
+
+
+@pytest.mark.parametrize(("hw", "rope"), [((16, 16), "ntk"), ((16, 16), "pi"), ((13, 21), "ntk"), ((40, 24), "ntk")])
+def test_expand_is_exactly_twice_the_size(engine, hw, rope):
+    img = photo(*hw)
+    _, result = run(engine, EditRequest("expand", img, steps=4, expand_rope=rope))
+    assert result.images[0].shape == (2 * hw[0], 2 * hw[1], 3)
+
+
+def test_generate(engine):
+    progress, result = run(engine, EditRequest("generate", label=2, steps=6, variants=2))
+    assert [im.shape for im in result.images] == [(16, 16, 3)] * 2
+    assert progress[-1].step == progress[-1].total == 6
+
+
+def test_preview_only_when_asked(engine):
+    img = photo(16, 16)
+    mask = np.ones((16, 16), bool)
+    quiet, _ = run(engine, EditRequest("inpaint", img, mask, steps=4))
+    assert all(p.preview is None for p in quiet)
+    loud, result = run(engine, EditRequest("inpaint", img, mask, steps=4, preview=True, preview_interval=0))
+    assert all(p.preview is not None and p.preview.shape == img.shape for p in loud)
+    assert np.array_equal(loud[-1].preview, result.images[0])
+
+
+def test_cancel_leaves_inputs_untouched(engine):
+    img = photo(40, 40)
+    mask = np.zeros((40, 40), bool)
+    mask[10:30, 10:30] = True
+    before_img, before_mask = img.copy(), mask.copy()
+    gen = engine.run(EditRequest("inpaint", img, mask, steps=8, variants=2))
+    next(gen)
+    next(gen)
+    gen.close()
+    assert np.array_equal(img, before_img) and np.array_equal(mask, before_mask)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (dict(mask=np.zeros((10, 10), bool)), "the mask is 10x10 but the image is 24x20"),
+        (dict(mask=np.zeros((20, 24), bool)), "the mask is empty"),
+        (dict(steps=0), "steps must be at least 1"),
+        (dict(label=9), "class 9 is outside 0..4"),
+        (dict(variants=0), "variants must be between 1 and 16"),
+        (dict(mode="outpaint", extend=(0, 0, 0, 0)), "nothing to extend"),
+        (dict(mode="outpaint", extend=(-3, 0, 5, 0)), "extensions must be whole numbers >= 0"),
+        (dict(mode="paint"), "unknown mode"),
+        (dict(image=np.zeros((20, 24), np.uint8)), "uint8 RGB"),
+    ],
+)
+def test_bad_requests_are_named(engine, changes, message):
+    mask = np.zeros((20, 24), bool)
+    mask[2:5, 2:5] = True
+    req = dataclasses.replace(EditRequest("inpaint", photo(20, 24), mask), **changes)
+    with pytest.raises(ValueError, match=message):
+        engine.check(req)
+
+
+def test_result_record_is_json(engine):
+    import json
+
+    _, result = run(engine, EditRequest("generate", steps=2))
+    record = json.loads(json.dumps(result.record()))
+    assert record["size"] == [16, 16] and record["request"]["mode"] == "generate"
+    assert set(record["timings"]) >= {"encode", "sample", "decode", "total"}
