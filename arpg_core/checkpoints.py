@@ -276,9 +276,7 @@ def _read_pickle(path: Path) -> dict:
             f"code. Only weights are accepted ({str(e).splitlines()[0][:160]})"
         ) from e
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-        raise CheckpointError(
-            f"{path}: the file is truncated or corrupt, or not a PyTorch checkpoint ({e})"
-        ) from e
+        raise CheckpointError(f"{path}: the file is truncated or corrupt, or not a PyTorch checkpoint ({e})") from e
     return _unwrap(obj, path)
 
 
@@ -291,7 +289,5 @@ def _unwrap(obj, path: Path) -> dict:
             break
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise CheckpointError(
-            f"{path}: no tensors found (top-level keys: {', '.join(map(str, list(obj)[:6]))})"
-        )
+        raise CheckpointError(f"{path}: no tensors found (top-level keys: {', '.join(map(str, list(obj)[:6]))})")
     return tensors

@@ -81,9 +81,7 @@ class VQConfig:
     codebook_size: int = 16384
     codebook_dim: int = 8
     l2_norm: bool = True
-    show_usage: bool = (
-        True  # keeps the (unused at inference) `quantize.codebook_used` buffer in the state dict
-    )
+    show_usage: bool = True  # keeps the (unused at inference) `quantize.codebook_used` buffer in the state dict
     z_channels: int = 256
     ch: int = 128
     ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4)

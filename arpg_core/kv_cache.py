@@ -37,9 +37,7 @@ class DecodeCache:
     cross-attention block reads, and the rotary table this job uses (the native grid or a larger one).
     """
 
-    def __init__(
-        self, n_self: int, batch: int, heads: int, max_len: int, head_dim: int, rope: Tensor, dtype, device
-    ):
+    def __init__(self, n_self: int, batch: int, heads: int, max_len: int, head_dim: int, rope: Tensor, dtype, device):
         self.layers = [KVCache(batch, heads, max_len, head_dim, dtype, device) for _ in range(n_self)]
         self.shared = KVCache(batch, heads, max_len, head_dim, dtype, device)
         self.rope = rope

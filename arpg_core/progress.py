@@ -12,9 +12,7 @@ def format_seconds(s: float) -> str:
 
 
 class ProgressBar:
-    def __init__(
-        self, total: int, label: str = "", unit: str = "step", stream=None, start: int = 0, width: int = 24
-    ):
+    def __init__(self, total: int, label: str = "", unit: str = "step", stream=None, start: int = 0, width: int = 24):
         self.total, self.label, self.unit, self.width = total, label, unit, width
         self.stream = stream or sys.stderr
         self.done = self.start = start

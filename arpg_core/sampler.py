@@ -38,9 +38,7 @@ class SamplingParams:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.cfg_schedule not in CFG_SCHEDULES:
-            raise ValueError(
-                f"unknown CFG schedule {self.cfg_schedule!r}; choose one of {', '.join(CFG_SCHEDULES)}"
-            )
+            raise ValueError(f"unknown CFG schedule {self.cfg_schedule!r}; choose one of {', '.join(CFG_SCHEDULES)}")
         if not math.isfinite(self.cfg_scale) or self.cfg_scale < 0:
             raise ValueError(f"CFG scale must be a finite number >= 0, got {self.cfg_scale}")
         if not math.isfinite(self.temperature) or self.temperature < 0:

@@ -81,9 +81,7 @@ def test_convert_vq_roundtrip(tmp_path):
 def test_default_heads_come_from_head_dim_64(tmp_path):
     from arpg_core.config import ARPGConfig
 
-    cfg = ARPGConfig(
-        dim=128, n_layer=2, n_head=2, vocab_size=16, num_classes=3, block_size=16, multiple_of=32
-    )
+    cfg = ARPGConfig(dim=128, n_layer=2, n_head=2, vocab_size=16, num_classes=3, block_size=16, multiple_of=32)
     model = tiny_arpg(cfg=cfg)
     path = tmp_path / "a.pt"
     torch.save(model.state_dict(), path)
@@ -168,9 +166,7 @@ def test_malicious_pickle_is_refused_without_side_effect(tmp_path):
     # The payload really does run under a plain unpickler (so the test can fail) ...
     probe = tmp_path / "probe.pkl"
     probe.write_bytes(pickle.dumps(_Payload(tmp_path / "PROBE")))
-    subprocess.run(
-        [sys.executable, "-c", f"import pickle; pickle.load(open({str(probe)!r}, 'rb'))"], check=True
-    )
+    subprocess.run([sys.executable, "-c", f"import pickle; pickle.load(open({str(probe)!r}, 'rb'))"], check=True)
     assert (tmp_path / "PROBE").exists()
     # ... but our loader refuses it and nothing happens.
     with pytest.raises(CheckpointError, match="refused"):

@@ -34,9 +34,7 @@ def test_prefill_order_does_not_change_logits():
     model = tiny_arpg()
     gen = torch.Generator().manual_seed(2)
     tokens = torch.randint(0, TINY_ARPG.vocab_size, (1, 41), generator=gen)
-    rows = torch.cat(
-        [torch.zeros(1, 1, dtype=torch.long), 1 + torch.randperm(64, generator=gen)[:40][None]], 1
-    )
+    rows = torch.cat([torch.zeros(1, 1, dtype=torch.long), 1 + torch.randperm(64, generator=gen)[:40][None]], 1)
     queries = 1 + torch.tensor([[3, 9, 27]])
     shuffle = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.randperm(40, generator=gen)])
     with torch.no_grad():

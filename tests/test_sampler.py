@@ -39,9 +39,7 @@ def test_top_k_and_top_p():
     assert filter_logits(logits, top_p=0.01).isfinite().sum() == 1
 
 
-@pytest.mark.parametrize(
-    "bad", [dict(num_steps=0), dict(schedule="x"), dict(top_p=0.0), dict(temperature=-1)]
-)
+@pytest.mark.parametrize("bad", [dict(num_steps=0), dict(schedule="x"), dict(top_p=0.0), dict(temperature=-1)])
 def test_bad_params_are_named(bad):
     with pytest.raises(ValueError):
         SamplingParams(**bad)
