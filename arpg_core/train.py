@@ -97,6 +97,7 @@ def train_vq(
     tc: VQTrainConfig = VQTrainConfig(),
     *,
     log=None,
+    stop_at: int | None = None,
 ) -> Path:
     """Train (or resume) a tokenizer; returns the path of the final safetensors weights."""
     out = Path(out_dir)
@@ -110,7 +111,8 @@ def train_vq(
     step = _resume(out / "vq_state.pt", model, opt, {"gen": gen, "stream": stream.generator}, extra={"used": used})
     bar = ProgressBar(tc.steps, "tokenizer", start=step)
     model.train()
-    while step < tc.steps:
+    end = min(tc.steps, stop_at or tc.steps)
+    while step < end:
         t0 = time.perf_counter()
         images, _ = stream.batch(tc.batch)
         for group in opt.param_groups:
@@ -130,7 +132,7 @@ def train_vq(
         bar.update(step, loss=loss.item(), img_s=tc.batch / (time.perf_counter() - t0), **parts)
         if log:
             log({"step": step, "loss": loss.item(), **parts})
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
+        if step % tc.checkpoint_every == 0 or step == end:
             _save_state(
                 out / "vq_state.pt",
                 model,
@@ -141,6 +143,8 @@ def train_vq(
             )
     bar.close()
     final = out / "tokenizer.safetensors"
+    if step < tc.steps:
+        return final  # stopped early on purpose: resume later
     meta = {"kind": "vq", "config": vq_cfg.to_dict(), "train": asdict(tc)}
     save_safetensors(final, model.state_dict(), meta)
     return final
@@ -189,6 +193,7 @@ def train_arpg(
     *,
     class_names: list[str] | None = None,
     log=None,
+    stop_at: int | None = None,
 ) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -206,7 +211,8 @@ def train_arpg(
     step = _resume(out / "arpg_state.pt", model, opt, {"gen": gen})
     bar = ProgressBar(tc.steps, "arpg", start=step)
     model.train()
-    while step < tc.steps:
+    end = min(tc.steps, stop_at or tc.steps)
+    while step < end:
         t0 = time.perf_counter()
         idx = torch.randint(0, codes.shape[0], (tc.batch,), generator=gen)
         lr = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.min_lr)
@@ -221,15 +227,15 @@ def train_arpg(
         bar.update(step, loss=loss.item(), lr=lr, seq_s=tc.batch / (time.perf_counter() - t0))
         if log:
             log({"step": step, "loss": loss.item(), "lr": lr})
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
+        if step % tc.checkpoint_every == 0 or step == end:
             _save_state(out / "arpg_state.pt", model, opt, step, {"gen": gen})
+            # usable weights at every checkpoint, so a run cut short still leaves a model behind
+            meta = {"kind": "arpg", "config": cfg.to_dict(), "train": {**asdict(tc), "done_steps": step}}
+            if class_names is not None:
+                meta["class_names"] = class_names
+            save_safetensors(out / "arpg.safetensors", model.state_dict(), meta)
     bar.close()
-    final = out / "arpg.safetensors"
-    meta = {"kind": "arpg", "config": cfg.to_dict(), "train": asdict(tc)}
-    if class_names is not None:
-        meta["class_names"] = class_names
-    save_safetensors(final, model.state_dict(), meta)
-    return final
+    return out / "arpg.safetensors"
 
 
 @torch.no_grad()
