@@ -1,0 +1,596 @@
+"""The main window: assembles canvas, panels and actions, wires state <-> controller, owns file handling."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import engine_loader, files
+from .actions import build_menus, make_actions, shortcut_rows
+from .canvas import CanvasView
+from .controller import RunController
+from .convert import qimage_to_rgb, rgb_to_qimage
+from .dialogs import ExportDialog, PreferencesDialog, ShortcutsDialog
+from .errors import install_excepthook, setup_logging, show_error
+from .panels import SidePanel, VariantStrip
+from .settings import APP, ORG, Settings
+from .state import MODES, AppState, Params
+from .style import style_sheet
+
+log = logging.getLogger("arpg_studio")
+BRUSH_STEP, BRUSH_BIG_STEP = 1.15, 1.6
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, engine=None, settings: Settings | None = None):
+        super().__init__()
+        if not QCoreApplication.organizationName():
+            QCoreApplication.setOrganizationName(ORG)
+            QCoreApplication.setApplicationName(APP)
+        self.settings = settings or Settings()
+        self.state = AppState(self)
+        self.state.params = Params.from_dict(self.settings.params())
+        self.state.brush_size = self.settings.brush_size()
+        self.state.mask_opacity = self.settings.mask_opacity()
+        self.controller = RunController(self.state, self)
+        self.quiet = False  # no questions on close (selftest)
+        self._change_count = self._autosaved_count = 0
+        self.setWindowTitle("ARPG Studio")
+        self.setAcceptDrops(True)
+        self.setStyleSheet(style_sheet())
+
+        self.canvas = CanvasView(self.state)
+        self.strip = VariantStrip(self.state)
+        center = QWidget()
+        v = QVBoxLayout(center)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(0)
+        v.addWidget(self.canvas, 1)
+        v.addWidget(self.strip)
+        self.setCentralWidget(center)
+        self.panel = SidePanel(self.state)
+        scroll = QScrollArea()
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.dock = QDockWidget("Edit", self)
+        self.dock.setObjectName("editDock")
+        self.dock.setWidget(scroll)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+        self.actions_ = make_actions(self)
+        self._build_menus()
+        self._build_toolbar()
+        self._build_statusbar()
+        self._connect()
+        self.autosave_timer = QTimer(self, interval=max(10, self.settings.autosave_seconds()) * 1000)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        QApplication.instance().installEventFilter(self)
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1360, 860)
+        if self.settings.window_state() is not None:
+            self.restoreState(self.settings.window_state())
+        if engine is not None:
+            self.controller.set_engine(engine)
+        self._sync_actions()
+
+    def start(self) -> None:
+        """After the window shows: load the model in the background."""
+        if self.controller.engine is None:
+            self.load_engine()
+
+    def load_engine(self) -> None:
+        s = self.settings
+        self.controller.load_engine(
+            engine_loader.load_default_engine, model=s.model_path(), tokenizer=s.tokenizer_path(), device=s.device()
+        )
+
+    # --- building ----------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        self.recent_menu = build_menus(self.menuBar(), self.actions_)
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+
+    def _build_toolbar(self) -> None:
+        a = self.actions_
+        tb = QToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(tb)
+        for name in ("open", "save", None, "undo", "redo", None):
+            tb.addAction(a[name]) if name else tb.addSeparator()
+        self.mask_tools = []
+        for name in ("brush", "eraser", "rect"):
+            tb.addAction(a[name])
+            self.mask_tools.append(a[name])
+        self.size_box = QSpinBox()
+        self.size_box.setRange(1, 1000)
+        self.size_box.setSuffix(" px")
+        self.size_box.setToolTip("Brush size in image pixels ([ and ], Shift for larger steps, Alt+wheel)")
+        self.size_box.setKeyboardTracking(False)
+        self.size_box.setFixedWidth(84)
+        self.size_box.setValue(self.state.brush_size)
+        self.size_box.valueChanged.connect(self.state.set_brush_size)
+        self.mask_tools.append(tb.addWidget(self.size_box))
+        self.mask_tools.append(tb.addSeparator())
+        for name in ("invert", "grow", "shrink", "clear"):
+            tb.addAction(a[name])
+            self.mask_tools.append(a[name])
+        self.grow_box = QSpinBox()
+        self.grow_box.setRange(1, 256)
+        self.grow_box.setValue(8)
+        self.grow_box.setSuffix(" px")
+        self.grow_box.setFixedWidth(70)
+        self.grow_box.setToolTip("How far Grow and Shrink move the mask edge")
+        self.mask_tools.append(tb.addWidget(self.grow_box))
+        self.mask_tools.append(tb.addSeparator())
+        for name, short in (("invert", "Invert"), ("grow", "Grow"), ("shrink", "Shrink"), ("clear", "Clear")):
+            a[name].setIconText(short)
+        a["import_mask"].setIconText("Import mask")
+        a["export_mask"].setIconText("Export mask")
+        a["grid"].setIconText("Grid")
+        a["split"].setIconText("Split")
+        for name in ("import_mask", "export_mask"):
+            tb.addAction(a[name])
+            self.mask_tools.append(a[name])
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(5, 100)
+        self.opacity.setFixedWidth(70)
+        self.opacity.setValue(round(self.state.mask_opacity * 100))
+        self.opacity.setToolTip("Mask overlay opacity")
+        self.opacity.valueChanged.connect(lambda v: self.state.set_view(mask_opacity=v / 100))
+        self.mask_tools.append(tb.addWidget(QLabel(" Overlay ")))
+        self.mask_tools.append(tb.addWidget(self.opacity))
+        view = QToolBar("View")
+        view.setObjectName("viewToolbar")
+        view.setMovable(False)
+        view.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, view)
+        for name in ("grid", "split", None, "fit", "actual", "zoom_out", "zoom_in"):
+            view.addAction(a[name]) if name else view.addSeparator()
+        a["zoom_in"].setIconText("+")
+        a["zoom_out"].setIconText("−")
+
+    def _build_statusbar(self) -> None:
+        sb = self.statusBar()
+        self.model_label = QLabel("Model: loading…")
+        self.size_label = QLabel()
+        self.zoom_label = QLabel()
+        self.pos_label = QLabel()
+        for w in (self.pos_label, self.size_label, self.zoom_label, self.model_label):
+            sb.addPermanentWidget(w)
+
+    def _connect(self) -> None:
+        a, s, c = self.actions_, self.state, self.controller
+        a["open"].triggered.connect(self.open_dialog)
+        a["paste"].triggered.connect(self.paste)
+        a["save"].triggered.connect(self.save)
+        a["save_as"].triggered.connect(self.save_as)
+        a["export"].triggered.connect(self.export)
+        a["copy"].triggered.connect(self.copy_result)
+        a["quit"].triggered.connect(self.close)
+        a["undo"].triggered.connect(s.undo_stack.undo)
+        a["redo"].triggered.connect(s.undo_stack.redo)
+        a["preferences"].triggered.connect(self.preferences)
+        a["brush"].triggered.connect(lambda: (s.set_tool("brush"), s.set_erase(False)))
+        a["eraser"].triggered.connect(lambda: (s.set_tool("brush"), s.set_erase(True)))
+        a["toggle_eraser"].triggered.connect(lambda: s.set_erase(not s.erase))
+        a["rect"].triggered.connect(lambda: s.set_tool("rect"))
+        a["smaller"].triggered.connect(lambda: self.step_brush(1 / BRUSH_STEP))
+        a["larger"].triggered.connect(lambda: self.step_brush(BRUSH_STEP))
+        a["much_smaller"].triggered.connect(lambda: self.step_brush(1 / BRUSH_BIG_STEP))
+        a["much_larger"].triggered.connect(lambda: self.step_brush(BRUSH_BIG_STEP))
+        a["invert"].triggered.connect(s.invert_mask)
+        a["grow"].triggered.connect(lambda: s.grow_mask(self.grow_box.value()))
+        a["shrink"].triggered.connect(lambda: s.grow_mask(-self.grow_box.value()))
+        a["clear"].triggered.connect(s.clear_mask)
+        a["import_mask"].triggered.connect(self.import_mask)
+        a["export_mask"].triggered.connect(self.export_mask)
+        a["fit"].triggered.connect(self.canvas.fit)
+        a["actual"].triggered.connect(self.canvas.actual_size)
+        a["zoom_in"].triggered.connect(lambda: self.canvas.zoom_by(1.25))
+        a["zoom_out"].triggered.connect(lambda: self.canvas.zoom_by(0.8))
+        a["grid"].toggled.connect(lambda on: s.set_view(show_grid=on))
+        a["split"].toggled.connect(lambda on: s.set_view(split=0.5 if on else None))
+        a["run"].triggered.connect(c.run)
+        a["again"].triggered.connect(c.again)
+        a["cancel"].triggered.connect(c.cancel)
+        a["apply"].triggered.connect(c.apply_current)
+        a["discard"].triggered.connect(s.discard_current)
+        a["prev"].triggered.connect(lambda: s.set_current(s.current - 1))
+        a["next"].triggered.connect(lambda: s.set_current(s.current + 1))
+        a["use_seed"].triggered.connect(lambda: s.current_variant() and c.replace_seed(s.current_variant()))
+        for mode in MODES:
+            a[f"mode_{mode}"].triggered.connect(lambda _=False, m=mode: s.set_mode(m))
+        a["shortcuts"].triggered.connect(lambda: ShortcutsDialog(shortcut_rows(), self).exec())
+        a["about"].triggered.connect(self.about)
+        self.panel.run_requested.connect(c.run)
+        self.panel.again_requested.connect(c.again)
+        self.panel.cancel_requested.connect(c.cancel)
+        self.panel.lanczos_requested.connect(c.lanczos)
+        self.strip.apply_requested.connect(c.apply_current)
+        self.canvas.file_dropped.connect(self.open_path)
+        self.canvas.image_dropped.connect(self.open_qimage)
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.canvas.cursor_moved.connect(self._cursor_moved)
+        c.error.connect(lambda title, msg, details: show_error(self, title, msg, details))
+        s.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        s.undo_stack.canUndoChanged.connect(self._sync_actions)
+        s.undo_stack.canRedoChanged.connect(self._sync_actions)
+        s.undo_stack.indexChanged.connect(self._changed)
+        for sig in (s.document_changed, s.mode_changed, s.tool_changed, s.variants_changed, s.view_changed):
+            sig.connect(self._sync_actions)
+        s.running_changed.connect(self._sync_actions)
+        s.plan_changed.connect(self._sync_actions)
+        s.engine_changed.connect(self._sync_actions)
+        s.document_changed.connect(self._changed)
+
+    # --- state -> window ---------------------------------------------------------------------------
+
+    def _sync_actions(self, *_args) -> None:
+        a, s = self.actions_, self.state
+        has, running, variants = s.has_image, s.running, bool(s.variants)
+        a["undo"].setEnabled(s.undo_stack.canUndo() and not running)
+        a["redo"].setEnabled(s.undo_stack.canRedo() and not running)
+        a["undo"].setText(f"&Undo {s.undo_stack.undoText()}".strip())
+        a["redo"].setText(f"&Redo {s.undo_stack.redoText()}".strip())
+        a["undo"].setIconText("Undo")
+        a["redo"].setIconText("Redo")
+        for name in ("save", "save_as", "export", "copy", "import_mask", "export_mask"):
+            a[name].setEnabled(has or (name == "copy" and variants))
+        painting = has and s.mode == "inpaint"
+        for name in ("brush", "eraser", "rect", "invert", "grow", "shrink", "clear", "toggle_eraser"):
+            a[name].setEnabled(painting)
+        for action in self.mask_tools:
+            action.setEnabled(painting)
+        a["brush"].setChecked(s.tool == "brush" and not s.erase)
+        a["eraser"].setChecked(s.tool == "brush" and s.erase)
+        a["rect"].setChecked(s.tool == "rect")
+        for name in ("run", "again"):
+            a[name].setEnabled(not running and not s.block_reason)
+        a["cancel"].setEnabled(running)
+        for name in ("apply", "discard", "prev", "next", "use_seed"):
+            a[name].setEnabled(variants and not running)
+        for mode in MODES:
+            a[f"mode_{mode}"].setChecked(s.mode == mode)
+        a["grid"].setChecked(s.show_grid)
+        a["split"].setChecked(s.split is not None)
+        if self.size_box.value() != s.brush_size:
+            self.size_box.blockSignals(True)
+            self.size_box.setValue(s.brush_size)
+            self.size_box.blockSignals(False)
+        info = s.engine_info
+        loading = "loading…" if self.controller.loading else "not loaded"
+        self.model_label.setText(f"Model: {info.name} · {info.device}" if info else f"Model: {loading}")
+        W, H = s.size
+        self.size_label.setText(f"{W} × {H}" if has else "")
+        name = (s.save_path or s.source_path).name if (s.save_path or s.source_path) else "Untitled"
+        self.setWindowTitle(f"{name}{' •' if s.modified else ''} — ARPG Studio" if has else "ARPG Studio")
+
+    def _cursor_moved(self, x: int, y: int) -> None:
+        W, H = self.state.size
+        self.pos_label.setText(f"{x}, {y}" if 0 <= x < W and 0 <= y < H else "")
+
+    def _changed(self, *_args) -> None:
+        self._change_count += 1
+
+    def step_brush(self, factor: float) -> None:
+        size = self.state.brush_size
+        new = round(size * factor)
+        self.state.set_brush_size(new if new != size else size + (1 if factor > 1 else -1))
+        self.statusBar().showMessage(f"Brush {self.state.brush_size} px", 1500)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Hold C or \\ to see the original; hold Space to pan. Ignored while typing in a field."""
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
+            focus = QApplication.focusWidget()
+            typing = isinstance(focus, (QLineEdit, QAbstractSpinBox, QComboBox))
+            key = event.key()
+            if not typing and not event.isAutoRepeat() and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+                pressed = kind == QEvent.Type.KeyPress
+                if key in (Qt.Key.Key_C, Qt.Key.Key_Backslash):
+                    self.state.set_view(show_original=pressed)
+                    return True
+                if key == Qt.Key.Key_Space and (self.canvas.underMouse() or self.canvas.hasFocus() or not pressed):
+                    self.canvas.set_space(pressed)
+                    return True
+            elif not typing and event.isAutoRepeat() and key in (Qt.Key.Key_C, Qt.Key.Key_Backslash, Qt.Key.Key_Space):
+                return True
+        return super().eventFilter(obj, event)
+
+    # --- files -------------------------------------------------------------------------------------
+
+    def confirm_discard(self) -> bool:
+        """True when it is fine to replace the document (asks when it has unsaved changes)."""
+        if not self.state.modified or self.quiet:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            "The image has changes that are not saved. Save them first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self.settings.last_dir(), files.OPEN_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        if not self.confirm_discard():
+            return False
+        path = Path(path)
+        try:
+            img = files.load_image(path)
+        except files.ImageError as e:
+            show_error(self, "Cannot open the image", str(e))
+            return False
+        self.controller.cancel()
+        self.state.load_document(img.rgb, img.alpha, img.icc, img.exif, path)
+        self.settings.add_recent(path)
+        self.settings.set_last_dir(path)
+        self.state.message.emit(f"Opened {path.name} ({img.size[0]} × {img.size[1]}, {img.mode})")
+        return True
+
+    def open_qimage(self, image: QImage) -> bool:
+        if image.isNull() or not self.confirm_discard():
+            return False
+        rgb, alpha = qimage_to_rgb(image)
+        self.state.load_document(rgb, alpha, saved=False)
+        return True
+
+    def paste(self) -> None:
+        mime = QApplication.clipboard().mimeData()
+        files_ = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime else []
+        if files_:
+            self.open_path(files_[0])
+        elif mime is not None and mime.hasImage():
+            self.open_qimage(QImage(mime.imageData()))
+        else:
+            self.state.message.emit("The clipboard holds no image")
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files()
+        for path in recent:
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list").triggered.connect(self.settings.clear_recent)
+
+    def ask_save_path(self, suggested: Path, caption: str = "Save as") -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(self, caption, str(suggested), files.SAVE_FILTER)
+        if not path:
+            return None
+        path = Path(path)
+        return path if path.suffix else path.with_suffix(".png")
+
+    def save(self) -> bool:
+        """Save to the file chosen before; the first Save of an opened file is a Save As with a new name."""
+        if self.state.save_path is None:
+            return self.save_as()
+        return self.write(self.state.save_path)
+
+    def save_as(self) -> bool:
+        s = self.state
+        if not s.has_image:
+            return False
+        path = self.ask_save_path(files.suggested_save_path(s.source_path, s.save_path, self.settings.last_dir()))
+        if path is None:
+            return False
+        if s.source_path is not None and path.resolve() == s.source_path.resolve() and not self.quiet:
+            answer = QMessageBox.warning(
+                self,
+                "Overwrite the original?",
+                f"{path.name} is the file you opened. Replace it with the edited image?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        return self.write(path)
+
+    def write(self, path: Path, quality: int = 95, mark: bool = True) -> bool:
+        s = self.state
+        try:
+            files.save_image(path, s.rgb, s.alpha, s.icc, s.exif, quality=quality, force=True)
+        except (OSError, ValueError) as e:
+            show_error(self, "Cannot save", str(e))
+            return False
+        self.settings.add_recent(path)
+        self.settings.set_last_dir(path)
+        if mark:
+            s.mark_saved(path)
+            files.clear_autosave()
+            self._autosaved_count = self._change_count
+        s.message.emit(f"Saved {path}")
+        return True
+
+    def export(self) -> None:
+        s = self.state
+        if not s.has_image:
+            return
+        suggested = files.suggested_save_path(s.source_path, s.save_path, self.settings.last_dir())
+        dialog = ExportDialog(suggested, self.settings.export_quality(), self)
+        if dialog.exec() != ExportDialog.DialogCode.Accepted:
+            return
+        path, quality = dialog.choice()
+        if path.exists():
+            answer = QMessageBox.question(self, "Replace?", f"{path.name} exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.settings.set_export_quality(quality)
+        self.write(path, quality, mark=False)
+
+    def copy_result(self) -> None:
+        s = self.state
+        v = s.current_variant()
+        if v is not None:
+            QApplication.clipboard().setImage(rgb_to_qimage(v.image))
+        elif s.has_image:
+            QApplication.clipboard().setImage(rgb_to_qimage(s.rgb, s.alpha))
+        else:
+            return
+        s.message.emit("Copied to the clipboard")
+
+    def import_mask(self) -> None:
+        s = self.state
+        path, _ = QFileDialog.getOpenFileName(self, "Import mask", self.settings.last_dir(), files.OPEN_FILTER)
+        if not path:
+            return
+        try:
+            mask = files.load_mask(path, s.size)
+        except files.ImageError as e:
+            show_error(self, "Cannot import the mask", str(e))
+            return
+        s.set_mask(mask, "Import mask")
+
+    def export_mask(self) -> None:
+        s = self.state
+        stem = (s.save_path or s.source_path or Path("untitled")).stem
+        path = self.ask_save_path(files.free_name(Path(self.settings.last_dir()) / f"{stem}_mask.png"), "Export mask")
+        if path is None:
+            return
+        try:
+            files.save_mask(path, s.mask, force=True)
+        except (OSError, ValueError) as e:
+            show_error(self, "Cannot export the mask", str(e))
+            return
+        s.message.emit(f"Mask saved to {path}")
+
+    # --- autosave and recovery ---------------------------------------------------------------------
+
+    def autosave(self, force: bool = False):
+        s = self.state
+        if not s.has_image or (self._autosaved_count == self._change_count and not force):
+            return None
+        self._autosaved_count = self._change_count
+        meta = {
+            "source_path": str(s.source_path) if s.source_path else None,
+            "save_path": str(s.save_path) if s.save_path else None,
+            "mode": s.mode,
+            "extend": list(s.extend),
+        }
+        return files.write_autosave(s.rgb, s.alpha, s.mask, s.icc, s.exif, meta)
+
+    def offer_recovery(self) -> None:
+        data = files.read_autosave()
+        if data is None:
+            return
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(data["meta"].get("saved_at", 0)))
+        name = Path(data["meta"].get("source_path") or "untitled").name
+        answer = QMessageBox.question(
+            self, "Recover unsaved work?", f"ARPG Studio did not close normally. Recover {name} autosaved at {when}?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.recover(data)
+        else:
+            files.clear_autosave()
+
+    def recover(self, data: dict) -> None:
+        s = self.state
+        src = data["meta"].get("source_path")
+        s.load_document(data["rgb"], data["alpha"], data["icc"], data["exif"], Path(src) if src else None, saved=False)
+        if data["mask"].shape == s.mask.shape:
+            s.mask[...] = data["mask"]
+            s.mask_changed.emit(self.canvas.sceneRect().toAlignedRect())
+        s.message.emit("Recovered the autosaved document")
+        self._sync_actions()
+
+    # --- other dialogs -----------------------------------------------------------------------------
+
+    def preferences(self) -> None:
+        info = self.state.engine_info
+        dialog = PreferencesDialog(self.settings, f"{info.name} on {info.device}" if info else "nothing yet", self)
+        if dialog.exec() == PreferencesDialog.DialogCode.Accepted:
+            self.autosave_timer.setInterval(self.settings.autosave_seconds() * 1000)
+            if dialog.store():
+                self.load_engine()
+
+    def about(self) -> None:
+        info = self.state.engine_info
+        model = (
+            f"{info.name} ({info.native} px windows, {len(info.class_names)} classes) on {info.device}" if info else "-"
+        )
+        QMessageBox.about(
+            self, "About ARPG Studio", f"ARPG Studio\nInpaint, outpaint and expand with ARPG.\nModel: {model}"
+        )
+
+    def closeEvent(self, event) -> None:
+        if not self.confirm_discard():
+            event.ignore()
+            return
+        self.controller.shutdown()
+        self.settings.set_window(self.saveGeometry(), self.saveState())
+        self.settings.set_params(self.state.params.to_dict())
+        self.settings.set_brush_size(self.state.brush_size)
+        self.settings.set_mask_opacity(self.state.mask_opacity)
+        self.settings.sync()
+        files.clear_autosave()
+        QApplication.instance().removeEventFilter(self)
+        event.accept()
+
+    def dragEnterEvent(self, event) -> None:
+        self.canvas.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        self.canvas.dropEvent(event)
+
+
+def run_app(argv: list[str]) -> int:
+    """Start the GUI; ``--selftest`` runs one small inpaint offscreen and prints one line."""
+    selftest = "--selftest" in argv
+    if selftest:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    QCoreApplication.setOrganizationName(ORG)
+    QCoreApplication.setApplicationName(APP)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    setup_logging()
+    if selftest:
+        from .selftest import selftest as run_selftest
+
+        return run_selftest(MainWindow)
+    install_excepthook()
+    unknown = [a for a in argv if a.startswith("-")]
+    if unknown:
+        print(f"arpg-studio: unknown option {unknown[0]} (try --selftest or -h)", file=sys.stderr)
+        return 2
+    window = MainWindow()
+    window.show()
+    QTimer.singleShot(0, window.start)
+    QTimer.singleShot(200, window.offer_recovery)
+    return app.exec()

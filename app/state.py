@@ -1,0 +1,396 @@
+"""The session's observable state: document, mask, mode, parameters, planned windows, run state, variants.
+
+Widgets read it and subscribe to its signals; user edits come back through its methods; jobs publish
+into it. No widgets and no torch here: only numpy, cv2 for mask drawing, and QtCore/QtGui objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QRect, Signal
+from PySide6.QtGui import QUndoStack
+
+from .undo import MaskPatchCommand, SnapshotCommand
+
+MODES = ("inpaint", "outpaint", "expand", "generate")
+MODE_VERBS = {"inpaint": "Fill", "outpaint": "Extend", "expand": "Expand", "generate": "Generate"}
+MODE_TITLES = {"inpaint": "Inpaint", "outpaint": "Outpaint", "expand": "Expand 2x", "generate": "Generate"}
+SCHEDULES = ("arccos", "cosine", "linear")
+CFG_SCHEDULES = ("constant", "linear")
+MIN_BRUSH, MAX_BRUSH = 1, 1000
+
+
+@dataclass(frozen=True)
+class Params:
+    """Sampling parameters as the panel shows them; the controller turns them into an EditRequest."""
+
+    steps: int = 32
+    cfg_scale: float = 3.0
+    temperature: float = 1.0
+    variants: int = 3
+    seed: int = 0
+    random_seed: bool = True
+    top_k: int = 0
+    top_p: float = 1.0
+    schedule: str = "arccos"
+    cfg_schedule: str = "constant"
+    label: int | None = None
+    feather: int = 8
+    seam_first: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Params:
+        """Known keys of the right type are taken; anything else keeps its default."""
+        out = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value, default = data[f.name], getattr(cls(), f.name)
+            if f.name == "label":
+                out[f.name] = value if isinstance(value, int) and not isinstance(value, bool) else None
+            elif isinstance(default, bool):
+                out[f.name] = bool(value)
+            elif isinstance(default, (int, float)) and isinstance(value, (int, float)):
+                out[f.name] = type(default)(value)
+            elif isinstance(default, str) and isinstance(value, str):
+                out[f.name] = value
+        p = cls(**out)
+        if p.schedule not in SCHEDULES:
+            p = replace(p, schedule="arccos")
+        if p.cfg_schedule not in CFG_SCHEDULES:
+            p = replace(p, cfg_schedule="constant")
+        return p
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The document at one moment, for undo: arrays are never modified in place once snapshotted."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    mask: np.ndarray
+    origin: tuple[float, float, float, float]  # where the image as opened sits now (x, y, w, h)
+
+
+@dataclass
+class Variant:
+    """A result (or the live preview) placed in document coordinates: top-left (x, y) and scale."""
+
+    image: np.ndarray
+    title: str
+    mode: str
+    seed: int | None = None
+    extend: tuple[int, int, int, int] = (0, 0, 0, 0)
+    x: float = 0.0
+    y: float = 0.0
+    scale: float = 1.0
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    device: str
+    class_names: tuple[str, ...]
+    native: int
+    patch: int
+
+
+class AppState(QObject):
+    document_changed = Signal()  # image replaced (its size may differ); the mask too
+    mask_changed = Signal(QRect)  # region of the mask that changed
+    mode_changed = Signal(str)
+    params_changed = Signal()
+    extend_changed = Signal()
+    tool_changed = Signal()  # tool, eraser, brush size
+    view_changed = Signal()  # mask opacity, grid, compare, split
+    plan_changed = Signal()  # planned windows, reason the run is blocked
+    engine_changed = Signal()
+    running_changed = Signal(bool)
+    progress_changed = Signal(int, int, float)  # step, total, eta seconds
+    preview_changed = Signal()
+    variants_changed = Signal()
+    current_variant_changed = Signal(int)
+    message = Signal(str)  # a line for the status bar
+    view_shift = Signal(float, float)  # the canvas origin moved by this much (outpaint applied)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.rgb: np.ndarray | None = None
+        self.alpha: np.ndarray | None = None
+        self.icc: bytes | None = None
+        self.exif: bytes | None = None
+        self.source_path: Path | None = None  # the file opened; never overwritten without asking
+        self.save_path: Path | None = None  # where Save writes, once chosen
+        self.saved_rgb: np.ndarray | None = None  # the pixels last opened or saved (identity check)
+        self.baseline: np.ndarray | None = None  # the image as opened, for compare
+        self.mask: np.ndarray | None = None
+        self.origin = (0.0, 0.0, 0.0, 0.0)
+        self.mode = "inpaint"
+        self.params = Params()
+        self.extend = (0, 0, 0, 0)
+        self.tool = "brush"  # brush, rect
+        self.erase = False
+        self.brush_size = 40
+        self.mask_opacity = 0.55
+        self.show_grid = False
+        self.show_original = False
+        self.split: float | None = None  # 0..1 of the width, None = no split view
+        self.windows: list[tuple[float, float, float, float, float]] = []  # x0, y0, x1, y1, px per token
+        self.block_reason = "Open an image first"
+        self.engine_info: EngineInfo | None = None
+        self.running = False
+        self.progress = (0, 0, 0.0)
+        self.preview: Variant | None = None
+        self.variants: list[Variant] = []
+        self.current = -1
+        self._stroke_before: np.ndarray | None = None
+        self._stroke_rect: QRect | None = None
+
+    # --- document ----------------------------------------------------------------------------------
+
+    @property
+    def has_image(self) -> bool:
+        return self.rgb is not None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (0, 0) if self.rgb is None else (self.rgb.shape[1], self.rgb.shape[0])
+
+    @property
+    def modified(self) -> bool:
+        return self.rgb is not None and self.rgb is not self.saved_rgb
+
+    def load_document(self, rgb, alpha=None, icc=None, exif=None, path: Path | None = None, saved: bool = True) -> None:
+        """Replace the document; ``saved`` False marks pixels that exist in no file yet (paste, recovery)."""
+        self.rgb = np.ascontiguousarray(rgb)
+        self.alpha, self.icc, self.exif = alpha, icc, exif
+        self.source_path, self.save_path = path, None
+        self.baseline = self.rgb
+        self.saved_rgb = self.rgb if saved else None
+        self.mask = np.zeros(self.rgb.shape[:2], bool)
+        self.origin = (0.0, 0.0, float(self.size[0]), float(self.size[1]))
+        self.extend = (0, 0, 0, 0)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.clear_variants()
+        self.document_changed.emit()
+        self.extend_changed.emit()
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.rgb, self.alpha, self.mask.copy(), self.origin)
+
+    def restore(self, snap: Snapshot) -> None:
+        same_image = snap.rgb is self.rgb and snap.alpha is self.alpha
+        self.rgb, self.alpha, self.origin = snap.rgb, snap.alpha, snap.origin
+        if same_image and self.mask is not None and self.mask.shape == snap.mask.shape:
+            self.mask[...] = snap.mask
+            self.mask_changed.emit(QRect(0, 0, *self.size))
+        else:
+            self.mask = snap.mask.copy()
+            self.document_changed.emit()
+
+    def push_document(self, after: Snapshot, text: str) -> None:
+        self.undo_stack.push(SnapshotCommand(self, self.snapshot(), after, text))
+
+    def mark_saved(self, path: Path) -> None:
+        self.save_path = Path(path)
+        self.saved_rgb = self.rgb
+        self.undo_stack.setClean()
+        self.document_changed.emit()
+
+    # --- mask --------------------------------------------------------------------------------------
+
+    def begin_stroke(self) -> None:
+        if self.mask is None:
+            return
+        self._stroke_before = self.mask.copy()
+        self._stroke_rect = None
+
+    def stroke_to(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Paint (or erase) a round-capped segment of the current brush size, in image pixels."""
+        if self.mask is None or self._stroke_before is None:
+            return
+        d = self.brush_size
+        value = 0 if self.erase else 1
+        canvas = self.mask.view(np.uint8)
+        p0, p1 = (round(x0 * 16), round(y0 * 16)), (round(x1 * 16), round(y1 * 16))
+        if d <= 2:
+            cv2.line(canvas, p0, p1, value, max(1, d), cv2.LINE_8, 4)
+        else:
+            cv2.line(canvas, p0, p1, value, d, cv2.LINE_8, 4)
+            cv2.circle(canvas, p0, d * 8, value, -1, cv2.LINE_8, 4)
+            cv2.circle(canvas, p1, d * 8, value, -1, cv2.LINE_8, 4)
+        r = d / 2 + 2
+        rect = QRect(
+            int(min(x0, x1) - r), int(min(y0, y1) - r), int(abs(x1 - x0) + 2 * r) + 1, int(abs(y1 - y0) + 2 * r) + 1
+        )
+        rect = rect.intersected(QRect(0, 0, *self.size))
+        if rect.isEmpty():
+            return
+        self._stroke_rect = rect if self._stroke_rect is None else self._stroke_rect.united(rect)
+        self.mask_changed.emit(rect)
+
+    def end_stroke(self) -> None:
+        before, rect = self._stroke_before, self._stroke_rect
+        self._stroke_before = self._stroke_rect = None
+        if before is None or rect is None:
+            return
+        ys, xs = slice(rect.y(), rect.y() + rect.height()), slice(rect.x(), rect.x() + rect.width())
+        if np.array_equal(before[ys, xs], self.mask[ys, xs]):
+            return
+        text = "Erase stroke" if self.erase else "Brush stroke"
+        self.undo_stack.push(MaskPatchCommand(self, rect, before[ys, xs].copy(), self.mask[ys, xs].copy(), text))
+
+    def fill_rect(self, rect: QRect) -> None:
+        if self.mask is None:
+            return
+        rect = rect.normalized().intersected(QRect(0, 0, *self.size))
+        if rect.isEmpty():
+            return
+        ys, xs = slice(rect.y(), rect.y() + rect.height()), slice(rect.x(), rect.x() + rect.width())
+        before = self.mask[ys, xs].copy()
+        after = np.full_like(before, not self.erase)
+        if np.array_equal(before, after):
+            return
+        self.mask[ys, xs] = after
+        self.mask_changed.emit(rect)
+        self.undo_stack.push(MaskPatchCommand(self, rect, before, after, "Rectangle"))
+
+    def set_mask(self, mask: np.ndarray, text: str) -> None:
+        if self.mask is None or np.array_equal(mask, self.mask):
+            return
+        after = replace(self.snapshot(), mask=np.ascontiguousarray(mask, dtype=bool))
+        self.push_document(after, text)
+
+    def invert_mask(self) -> None:
+        if self.mask is not None:
+            self.set_mask(~self.mask, "Invert mask")
+
+    def clear_mask(self) -> None:
+        if self.mask is not None:
+            self.set_mask(np.zeros_like(self.mask), "Clear mask")
+
+    def grow_mask(self, px: int) -> None:
+        if self.mask is None or px == 0 or not self.mask.any():
+            return
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(px) + 1, 2 * abs(px) + 1))
+        op = cv2.dilate if px > 0 else cv2.erode
+        grown = op(self.mask.astype(np.uint8), kernel) > 0
+        self.set_mask(grown, f"Grow mask {px} px" if px > 0 else f"Shrink mask {-px} px")
+
+    # --- mode, parameters, tools, view -----------------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        if mode != self.mode:
+            self.mode = mode
+            self.mode_changed.emit(mode)
+
+    def set_params(self, **changes) -> None:
+        new = replace(self.params, **changes)
+        if new != self.params:
+            self.params = new
+            self.params_changed.emit()
+
+    def set_extend(self, extend: tuple[int, int, int, int]) -> None:
+        extend = tuple(max(0, min(8192, int(v))) for v in extend)
+        if extend != self.extend:
+            self.extend = extend
+            self.extend_changed.emit()
+
+    def set_tool(self, tool: str) -> None:
+        if tool != self.tool:
+            self.tool = tool
+            self.tool_changed.emit()
+
+    def set_erase(self, erase: bool) -> None:
+        if erase != self.erase:
+            self.erase = erase
+            self.tool_changed.emit()
+
+    def set_brush_size(self, size: int) -> None:
+        size = max(MIN_BRUSH, min(MAX_BRUSH, int(size)))
+        if size != self.brush_size:
+            self.brush_size = size
+            self.tool_changed.emit()
+
+    def set_view(self, **changes) -> None:
+        for key, value in changes.items():
+            if not hasattr(self, key):
+                raise AttributeError(key)
+            setattr(self, key, value)
+        self.view_changed.emit()
+
+    # --- planning, running, results ----------------------------------------------------------------
+
+    def set_engine_info(self, info: EngineInfo | None) -> None:
+        self.engine_info = info
+        if info and self.params.label is not None and self.params.label >= len(info.class_names):
+            self.set_params(label=None)
+        self.engine_changed.emit()
+
+    def set_plan(self, windows: list, reason: str) -> None:
+        self.windows, self.block_reason = windows, reason
+        self.plan_changed.emit()
+
+    def set_running(self, running: bool) -> None:
+        self.running = running
+        if not running:
+            self.progress = (0, 0, 0.0)
+            self.set_preview(None)
+        self.running_changed.emit(running)
+
+    def set_progress(self, step: int, total: int, eta: float) -> None:
+        self.progress = (step, total, eta)
+        self.progress_changed.emit(step, total, eta)
+
+    def set_preview(self, preview: Variant | None) -> None:
+        if preview is None and self.preview is None:
+            return
+        self.preview = preview
+        self.preview_changed.emit()
+
+    def set_variants(self, variants: list[Variant]) -> None:
+        self.variants = list(variants)
+        self.current = 0 if variants else -1
+        self.variants_changed.emit()
+        self.current_variant_changed.emit(self.current)
+
+    def add_variant(self, variant: Variant) -> None:
+        self.variants.append(variant)
+        self.variants_changed.emit()
+        self.set_current(len(self.variants) - 1)
+
+    def clear_variants(self) -> None:
+        if self.variants or self.current != -1:
+            self.set_variants([])
+
+    def set_current(self, index: int) -> None:
+        if not self.variants:
+            return
+        index = max(0, min(len(self.variants) - 1, index))
+        if index != self.current:
+            self.current = index
+            self.current_variant_changed.emit(index)
+
+    def discard_current(self) -> None:
+        if not self.variants:
+            return
+        i = self.current
+        del self.variants[i]
+        self.current = min(i, len(self.variants) - 1)
+        self.variants_changed.emit()
+        self.current_variant_changed.emit(self.current)
+
+    def current_variant(self) -> Variant | None:
+        return self.variants[self.current] if 0 <= self.current < len(self.variants) else None
