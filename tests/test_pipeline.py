@@ -143,3 +143,27 @@ def test_result_record_is_json(engine):
     record = json.loads(json.dumps(result.record()))
     assert record["size"] == [16, 16] and record["request"]["mode"] == "generate"
     assert set(record["timings"]) >= {"encode", "sample", "decode", "total"}
+
+
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_other_precisions_edit_too(precision):
+    engine = Engine(tiny_arpg(), tiny_vq(), class_names=list("abcde"), precision=precision)
+    assert engine.precision == precision
+    img = photo(24, 24)
+    mask = np.zeros((24, 24), bool)
+    mask[4:12, 4:12] = True
+    _, result = run(engine, EditRequest("inpaint", img, mask, steps=3, feather=2))
+    keep = feather_alpha(mask, 2) == 0
+    assert np.array_equal(result.images[0][keep], img[keep])
+
+
+def test_precision_rules():
+    import torch
+
+    from arpg_core.pipeline import resolve_precision
+
+    assert resolve_precision(torch.device("cpu")) == "fp32"
+    with pytest.raises(ValueError, match="CPU only"):
+        resolve_precision(torch.device("cuda"), "int8")
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision(torch.device("cpu"), "fp8")
