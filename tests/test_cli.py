@@ -211,3 +211,33 @@ def test_convert_command(tmp_path):
     assert "VQ tokenizer" in proc.stdout
     proc = cli("convert", tmp_path / "vq.pt", tmp_path / "vq.safetensors")
     assert proc.returncode != 0 and "exists" in proc.stderr
+
+
+def test_official_layout_pt_files_with_imagenet_classes(tmp_path, photo):
+    """Pickled .pt files in the official layout (1000 classes, head_dim 64) load with no flags."""
+    import torch
+
+    from arpg_core.config import ARPGConfig
+
+    cfg = ARPGConfig(dim=128, n_layer=2, n_head=2, vocab_size=64, num_classes=1000, block_size=64, multiple_of=64)
+    torch.save({"state_dict": tiny_arpg(cfg=cfg).state_dict(), "steps": 1}, tmp_path / "arpg_official.pt")
+    torch.save({"model": tiny_vq().state_dict()}, tmp_path / "vq_official.pt")
+    path, _ = photo
+    models = ["--model", tmp_path / "arpg_official.pt", "--tokenizer", tmp_path / "vq_official.pt"]
+    proc = cli(
+        "outpaint",
+        path,
+        "--top",
+        8,
+        "-o",
+        tmp_path / "o.png",
+        "--class",
+        "golden retriever",
+        "--steps",
+        2,
+        "--json",
+        *models,
+        check=0,
+    )
+    assert json.loads(proc.stdout)["class"] == 207
+    assert Image.open(tmp_path / "o.png").size == (48, 48)
