@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import edit_cli, train_cli  # noqa: F401  (register their commands)
+    from . import edit_cli, train_cli, weights_cli  # noqa: F401  (register their commands)
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,7 +1,8 @@
 """Where weights come from: the embedded model in assets/, files the user names, and the official presets.
 
 The official entries are data: the hub repo and file, the size, the expected parameter count, the
-tokenizer each pairs with, the native resolution and where its class names come from.
+tokenizer each pairs with, the native resolution and where its class names come from. An official
+preset is used once it is installed in the user cache (see ``weights``: download or import).
 """
 
 from __future__ import annotations
@@ -32,7 +33,23 @@ class ModelEntry:
     parameters: int
     tokenizer: str | None  # the VQ entry an ARPG model pairs with
     native_px: int
-    classes: str  # "imagenet" or "metadata"
+    classes: str  # "imagenet" (assets/imagenet_classes.txt, 1000 names) or "metadata" (stored in the weights)
+
+    @property
+    def approx_download_bytes(self) -> int:
+        """Approximate size of the download: fp32 weights, 4 bytes a parameter (the hub has the exact size)."""
+        return self.size_bytes if self.size_bytes is not None else 4 * self.parameters
+
+    @property
+    def classes_source(self) -> str:
+        if self.classes == "imagenet":
+            return f"ImageNet's 1000 classes (assets/{IMAGENET_CLASSES_FILE})"
+        return "class names stored in the weights"
+
+    @property
+    def url(self) -> str | None:
+        """Where a browser can fetch the file (the official hub; HF_ENDPOINT is not applied here)."""
+        return f"https://huggingface.co/{self.repo}/resolve/main/{self.filename}" if self.repo else None
 
 
 REGISTRY: dict[str, ModelEntry] = {
@@ -50,6 +67,47 @@ REGISTRY: dict[str, ModelEntry] = {
         ),
     )
 }
+
+
+# Rough CPU speed, from the docs' figure: ARPG-L in fp32 takes about 8.5 s for one 64-step 256 px image on
+# 2 CPU cores; other models are scaled by their parameter count.
+_REFERENCE_SECONDS, _REFERENCE_PARAMS, _REFERENCE_STEPS = 8.5, 319_845_376, 64
+
+
+def estimate(entry: ModelEntry | str) -> dict:
+    """Approximate download size, memory (fp32 on the CPU) and time per image of a registry entry.
+
+    ``memory_bytes`` is the model's own weights in fp32 (about 5.2 GB for ARPG-XXL); the tokenizer it pairs with
+    adds ``tokenizer_memory_bytes``. ``seconds_per_image`` is a rough figure for one 64-step image on 2 CPU cores,
+    scaled from ARPG-L's ~8.5 s by parameter count; None for a tokenizer.
+    """
+    if isinstance(entry, str):
+        entry = REGISTRY[entry]
+    tok = REGISTRY.get(entry.tokenizer) if entry.tokenizer else None
+    seconds = None
+    if entry.kind == "arpg":
+        seconds = round(_REFERENCE_SECONDS * entry.parameters / _REFERENCE_PARAMS, 1)
+    return {
+        "name": entry.name,
+        "parameters": entry.parameters,
+        "download_bytes": entry.approx_download_bytes,
+        "memory_bytes": 4 * entry.parameters,
+        "tokenizer": entry.tokenizer,
+        "tokenizer_memory_bytes": 4 * tok.parameters if tok else 0,
+        "seconds_per_image": seconds,
+        "steps": _REFERENCE_STEPS,
+        "native_px": entry.native_px,
+        "classes": entry.classes_source,
+        "approximate": True,
+    }
+
+
+def format_bytes(n: int | float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} GB"
 
 
 def assets_dir() -> Path:
@@ -95,15 +153,25 @@ def class_names_for(num_classes: int, metadata: dict) -> list[str]:
 
 
 def resolve_path(spec: str, default_file: str) -> Path:
-    """A preset name ("embedded") or a file path to the file it stands for."""
+    """A preset name ("embedded", "ARPG-L"), a name given at import, or a file path, to the file it stands for.
+
+    Registry names come first, then existing files, then names of models imported under a name of their own.
+    """
+    from .weights import installed_path, not_installed_message  # weights imports this module
+
     if spec in ("embedded", "embedded-tokenizer"):
         path = assets_dir() / default_file
         if not path.is_file():
             raise CheckpointError(f"the embedded weights are missing: {path} not found")
         return path
     if spec in REGISTRY:
-        raise CheckpointError(f"{spec} is not installed; import or download it first (arpg-studio weights)")
-    return Path(spec)
+        path = installed_path(spec)
+        if path is None:
+            raise CheckpointError(not_installed_message(spec))
+        return path
+    if Path(spec).is_file():
+        return Path(spec)
+    return installed_path(spec) or Path(spec)
 
 
 def load_engine(model: str = "embedded", tokenizer: str | None = None, device: str = "cpu") -> Engine:
@@ -112,10 +180,13 @@ def load_engine(model: str = "embedded", tokenizer: str | None = None, device: s
     arpg_ckpt = read_checkpoint(resolve_path(model, EMBEDDED_ARPG_FILE))
     arpg = build_arpg(arpg_ckpt)
     if tokenizer is None:
-        if model != "embedded":
+        # the embedded model, a preset (its pairing) or a file we installed (the pairing recorded at import)
+        entry = REGISTRY.get(model)
+        tokenizer = entry.tokenizer if entry else arpg_ckpt.metadata.get("tokenizer")
+        if not isinstance(tokenizer, str):
             raise CheckpointError("an ARPG file needs its tokenizer: pass --tokenizer (VQ-16 for the official models)")
-        tokenizer = "embedded-tokenizer"
     vq = build_vq(read_checkpoint(resolve_path(tokenizer, EMBEDDED_VQ_FILE)))
     names = class_names_for(arpg.cfg.num_classes, arpg_ckpt.metadata)
-    name = model if model in REGISTRY else Path(model).stem
+    recorded = arpg_ckpt.metadata.get("model")
+    name = model if model in REGISTRY or model == recorded else Path(model).stem
     return Engine(arpg, vq, class_names=names, name=name, device=dev)
