@@ -35,7 +35,7 @@ class ProgressBar:
         bar = "#" * filled + "-" * (self.width - filled)
         extra = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in fields.items())
         line = (
-            f"{self.label} [{bar}] {self.done}/{self.total} {self.unit}s "
+            f"{self.label} [{bar}] {self.done}/{self.total} {self.unit if self.unit.isupper() else self.unit + 's'} "
             f"{rate:.3g} {self.unit}/s ETA {format_seconds(eta)} {extra}"
         )
         end = "\r" if self.tty and self.done < self.total else "\n"
