@@ -25,8 +25,10 @@ def _common(p) -> None:
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=None, help="first variant's seed (default: random)")
     p.add_argument("--variants", type=int, default=1, help="number of results; files are numbered when > 1")
-    p.add_argument("--model", default="embedded", help="ARPG weights: 'embedded' or a file")
-    p.add_argument("--tokenizer", default=None, help="tokenizer weights for a model file (e.g. VQ-16)")
+    p.add_argument(
+        "--model", default="embedded", help="'embedded', an installed preset (ARPG-L, ARPG-XL, ARPG-XXL) or a file"
+    )
+    p.add_argument("--tokenizer", default=None, help="tokenizer for a model file: 'VQ-16' (installed) or a file")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--json", action="store_true", help="print one JSON result record on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
