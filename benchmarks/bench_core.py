@@ -22,6 +22,8 @@ import sys
 import time
 import warnings
 
+CASES = ["parallel-64", "parallel-64-int8", "raster-256", "raster-256-int8", "vq-decode"]
+
 
 def build(model_name: str, quant: bool):
     import torch
@@ -116,6 +118,7 @@ def main() -> None:
     ap.add_argument("--model", default="ARPG-L")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cases", default=None, help="comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
@@ -126,8 +129,9 @@ def main() -> None:
         result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         print(json.dumps(result))
         return
-    cases = ["parallel-64", "parallel-64-int8", "raster-256", "raster-256-int8", "vq-decode"]
-    print(f"| case ({args.model}, {args.threads} threads, median of {args.repeats}) | wall s | s/step | peak RSS GB | notes |")
+    cases = args.cases.split(",") if args.cases else CASES
+    title = f"case ({args.model}, {args.threads} threads, median of {args.repeats})"
+    print(f"| {title} | wall s | s/step | peak RSS GB | notes |")
     print("| --- | --- | --- | --- | --- |")
     for case in cases:
         cmd = [sys.executable, __file__, "--case", case, "--model", args.model, "--repeats", str(args.repeats)]

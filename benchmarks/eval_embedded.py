@@ -75,7 +75,11 @@ def main() -> None:
     small = size // vq.cfg.downsample
     bicubic = np.stack(
         [
-            cv2.resize(cv2.resize(im, (small, small), interpolation=cv2.INTER_CUBIC), (size, size), interpolation=cv2.INTER_CUBIC)
+            cv2.resize(
+                cv2.resize(im, (small, small), interpolation=cv2.INTER_CUBIC),
+                (size, size),
+                interpolation=cv2.INTER_CUBIC,
+            )
             for im in real
         ]
     )
@@ -86,6 +90,19 @@ def main() -> None:
     bpt = bits_per_token(arpg, codes, labels)
     unigram = unigram_entropy_bits(codes, arpg.cfg.vocab_size)
     used = int(torch.unique(codes).numel())
+
+    # int8 fast mode against fp32, teacher-forced on the same held-out tokens and orders
+    from arpg_core.quant import quantize_int8
+
+    q = quantize_int8(arpg)
+    gen = torch.Generator().manual_seed(5)
+    n = min(64, codes.shape[0])
+    orders = torch.argsort(torch.rand(n, codes.shape[1], generator=gen), dim=1)
+    ids = arpg.cfg.vocab_size + 1 + labels[:n]
+    a, b = arpg(codes[:n], ids, orders), q(codes[:n], ids, orders)
+    int8_max, int8_mean = float((a - b).abs().max()), float((a - b).abs().mean())
+    int8_top1 = float((a.argmax(-1) == b.argmax(-1)).float().mean())
+    bpt_int8 = bits_per_token(q, codes, labels)
 
     engine = Engine(arpg, vq, class_names=class_names_for(arpg.cfg.num_classes, meta), name="embedded")
     box = np.zeros((size, size), bool)
@@ -104,8 +121,13 @@ def main() -> None:
     print(f"| codebook entries used by the held-out crops | {used} / {vq.cfg.codebook_size} |")
     print(f"| ARPG held-out bits per token (random orders) | {bpt:.3f} |")
     print(f"| unigram entropy of the same tokens | {unigram:.3f} |")
-    print(f"| one {size} px inpaint (centre box, {args.steps} steps, CFG 3), end to end, median of 5 | "
-          f"{statistics.median(times):.2f} s |")
+    print(f"| int8 fast mode: logit error vs fp32, max / mean | {int8_max:.3f} / {int8_mean:.4f} |")
+    print(f"| int8 fast mode: top-1 agreement with fp32 (teacher-forced) | {100 * int8_top1:.1f}% |")
+    print(f"| int8 fast mode: held-out bits per token | {bpt_int8:.3f} |")
+    print(
+        f"| one {size} px inpaint (centre box, {args.steps} steps, CFG 3), end to end, median of 5 | "
+        f"{statistics.median(times):.2f} s |"
+    )
 
     if args.grid:
         rows = []
@@ -133,8 +155,10 @@ def main() -> None:
                 rows.append(np.concatenate([shown, mask_img, ours, telea], axis=1))
         grid = np.concatenate(rows, axis=0)
         Image.fromarray(grid).save(args.grid, optimize=True)
-        print(f"\nwrote {args.grid} ({grid.shape[1]}x{grid.shape[0]}): columns source (masked area darkened) | "
-              "mask | ARPG | OpenCV Telea; rows per photo: centre box, free-form stroke, outpainted border")
+        print(
+            f"\nwrote {args.grid} ({grid.shape[1]}x{grid.shape[0]}): columns source (masked area darkened) | "
+            "mask | ARPG | OpenCV Telea; rows per photo: centre box, free-form stroke, outpainted border"
+        )
 
 
 if __name__ == "__main__":
