@@ -42,6 +42,9 @@ class VQTrainConfig:
     mse_weight: float = 1.0
     seed: int = 0
     checkpoint_every: int = 250
+    # Second stage: train only the decoder (at the full window size) on top of a trained tokenizer.
+    # The encoder and codebook stay frozen, so the codes, and any ARPG trained on them, stay valid.
+    decoder_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,13 +101,26 @@ def train_vq(
     *,
     log=None,
     stop_at: int | None = None,
+    init: dict | None = None,
 ) -> Path:
-    """Train (or resume) a tokenizer; returns the path of the final safetensors weights."""
+    """Train (or resume) a tokenizer; returns the path of the final safetensors weights.
+
+    ``init``: a state dict to start from (for the decoder-only stage).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)
     model = VQModel(vq_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    if init is not None:
+        model.load_state_dict(init)
+    params = model.parameters()
+    if tc.decoder_only:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        params = [*model.post_quant_conv.parameters(), *model.decoder.parameters()]
+        for p in params:
+            p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.0)
     gen = torch.Generator().manual_seed(tc.seed)
     stream = CropStream(data_dir, "train", tc.crop, generator=torch.Generator().manual_seed(tc.seed + 1))
     used = torch.zeros(vq_cfg.codebook_size, dtype=torch.bool)
@@ -124,7 +140,7 @@ def train_vq(
         opt.step()
         used[codes.flatten()] = True
         step += 1
-        if tc.reseed_every and step % tc.reseed_every == 0 and step < tc.steps * 0.8:
+        if tc.reseed_every and not tc.decoder_only and step % tc.reseed_every == 0 and step < tc.steps * 0.8:
             with torch.no_grad():
                 latents = model.encode_latent(images)
             parts["reseeded"] = reseed_dead_codes(model, latents, used, gen)

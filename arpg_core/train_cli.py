@@ -30,6 +30,13 @@ def _tok_args(p) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--crop", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument(
+        "--decoder-only",
+        metavar="TOKENIZER",
+        default=None,
+        help="second stage: start from this tokenizer and train only its decoder (codes stay the same)",
+    )
     p.set_defaults(run=_train_tokenizer)
 
 
@@ -37,10 +44,24 @@ def _train_tokenizer(args) -> int:
     from .train import VQTrainConfig, train_vq
 
     _require_manifest(args.data)
-    tc = VQTrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, seed=args.seed)
+    init, cfg = None, EMBEDDED_VQ
+    if args.decoder_only:
+        from .checkpoints import load_vq
+
+        base, _ = load_vq(args.decoder_only)
+        init, cfg = base.state_dict(), base.cfg
+    tc = VQTrainConfig(
+        steps=args.steps,
+        batch=args.batch,
+        crop=args.crop,
+        seed=args.seed,
+        lr=args.lr,
+        warmup=min(200, args.steps // 10),
+        decoder_only=init is not None,
+    )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     with open(Path(args.out) / "vq_log.jsonl", "a") as f:
-        path = train_vq(args.data, args.out, EMBEDDED_VQ, tc, log=lambda r: f.write(json.dumps(r) + "\n"))
+        path = train_vq(args.data, args.out, cfg, tc, log=lambda r: f.write(json.dumps(r) + "\n"), init=init)
     print(f"wrote {path}")
     return 0
 

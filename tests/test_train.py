@@ -108,3 +108,19 @@ def test_pretokenize_shapes(photos):
 
     codes, labels = pretokenize(tiny_vq(), photos, "train", 5, 16, seed=0, batch=2)
     assert codes.shape == (5, 64) and labels.shape == (5,)
+
+
+def test_decoder_only_stage_keeps_the_codes(photos, tmp_path):
+    from tiny import tiny_vq
+
+    base = tiny_vq()
+    tc = VQTrainConfig(steps=4, batch=2, crop=16, lr=1e-3, warmup=1, checkpoint_every=4, decoder_only=True)
+    train_vq(photos, tmp_path, TINY_VQ, tc, init=base.state_dict())
+    tuned = torch.load(tmp_path / "vq_state.pt", weights_only=True)["model"]
+    before = base.state_dict()
+    for k, v in tuned.items():
+        same = torch.equal(v, before[k])
+        if k.startswith(("decoder.", "post_quant_conv.")) or k == "quantize.codebook_used":
+            continue  # trained parts, and usage statistics that inference never reads
+        assert same, f"{k} changed in the decoder-only stage"
+    assert not torch.equal(tuned["decoder.conv_out.weight"], before["decoder.conv_out.weight"])
