@@ -16,7 +16,8 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "quit": ("&Quit", ("Ctrl+Q",), "Quit ARPG Studio"),
     "undo": ("&Undo", ("Ctrl+Z",), "Undo"),
     "redo": ("&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo"),
-    "preferences": ("Pre&ferences…", ("Ctrl+,",), "Model, device, autosave"),
+    "preferences": ("Pre&ferences…", ("Ctrl+,",), "Model, device, precision, autosave"),
+    "models": ("&Models…", ("Ctrl+Shift+M",), "Download, import, remove and switch models"),
     "brush": ("&Brush", ("B",), "Paint the mask"),
     "eraser": ("&Eraser", ("E",), "Erase the mask"),
     "toggle_eraser": ("Toggle brush/eraser", ("X",), "Switch between brush and eraser"),
@@ -89,7 +90,7 @@ def shortcut_rows() -> list[tuple[str, str]]:
 # the menu bar; None is a separator, "@recent" the Open Recent submenu
 MENUS: dict[str, tuple[str | None, ...]] = {
     "&File": ("open", "@recent", "paste", None, "save", "save_as", "export", "copy", None, "quit"),
-    "&Edit": ("undo", "redo", None, "preferences"),
+    "&Edit": ("undo", "redo", None, "models", "preferences"),
     "&Mask": (
         "brush",
         "eraser",

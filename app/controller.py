@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import traceback
 
 import cv2
 import numpy as np
@@ -21,12 +22,15 @@ PREVIEW_INTERVAL = 0.2  # s between live previews
 class RunController(QObject):
     error = Signal(str, str, str)  # title, message, details
     finished = Signal(float)  # a run ended with variants and the state is idle again; seconds it took
+    switched = Signal(dict)  # a load succeeded and its engine is now in use: the loader's keywords
+    load_failed = Signal(str)  # a load failed; the engine in use (if any) stays: the message
 
     def __init__(self, state: AppState, parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
         self.engine = None
         self.loading = False
+        self.loading_what = ""  # the model a load in progress is for
         self.job: EditJob | None = None
         self._load_job: LoadJob | None = None
         self._source = None  # the document pixels the running job started from
@@ -48,34 +52,67 @@ class RunController(QObject):
 
     # --- engine ------------------------------------------------------------------------------------
 
-    def load_engine(self, loader, **kwargs) -> None:
-        """Load an engine in a worker thread; the old one stays usable until the new one arrives."""
+    def load_engine(self, loader, **kwargs) -> bool:
+        """Load an engine in a worker thread; the old one stays in use until the new one has loaded.
+
+        Only a load that succeeded swaps the engine (and emits ``switched``); a failed one leaves the engine
+        in use as it was, reports ``error`` and ``load_failed``. False when a load is already in progress.
+        """
         if self._load_job is not None:
-            return
+            self.state.message.emit("A model is loading already; wait for it to finish")
+            return False
         self.loading = True
-        self.state.message.emit("Loading the model…")
+        self.loading_what = str(kwargs.get("model") or "the model")
+        self.state.message.emit(f"Loading {self.loading_what}…")
         job = LoadJob(loader, **kwargs)
-        job.finished.connect(self.set_engine)
+        job.finished.connect(self._loaded)
         job.failed.connect(self._load_failed)
         job.done.connect(self._load_done)
         self._load_job = job
         self.schedule_plan()
+        self.state.engine_changed.emit()
         job.start()
+        return True
+
+    def _loaded(self, engine) -> None:
+        job = self.sender() or self._load_job
+        previous, info = self.engine, self.state.engine_info
+        try:
+            self.set_engine(engine)
+        except Exception as e:  # not a usable engine: roll back to the one before
+            self.engine = previous
+            self.state.set_engine_info(info)
+            self._load_failed(str(e) or type(e).__name__, traceback.format_exc())
+            return
+        self.switched.emit(dict(getattr(job, "kwargs", {}) or {}))
 
     def _load_failed(self, message: str, details: str) -> None:
+        if self.engine is not None:
+            message = f"{message}\n\nStill using {self.engine.name}."
+        else:
+            message = f"{message}\n\nChoose another model in Edit > Models…"
         self.error.emit("The model could not be loaded", message, details)
+        self.load_failed.emit(message)
 
     def _load_done(self) -> None:
         if self._load_job is not None:
             self._retired.append(self._load_job)
         self._load_job = None
         self.loading = False
+        self.loading_what = ""
         self.schedule_plan()
         self.state.engine_changed.emit()
 
     def set_engine(self, engine) -> None:
+        info = EngineInfo(
+            engine.name,
+            str(engine.device),
+            tuple(engine.class_names),
+            engine.native,
+            engine.patch,
+            str(getattr(engine, "precision", "")),
+        )
         self.engine = engine
-        info = EngineInfo(engine.name, str(engine.device), tuple(engine.class_names), engine.native, engine.patch)
         self.state.set_engine_info(info)
         self.state.message.emit(f"Model {engine.name} on {engine.device}")
 
@@ -115,7 +152,7 @@ class RunController(QObject):
         if s.running:
             return "Running…"
         if self.engine is None:
-            return "Loading the model…" if self.loading else "No model loaded: choose one in Preferences"
+            return "Loading the model…" if self.loading else "No model loaded: choose one in Edit > Models…"
         if s.mode != "generate" and not s.has_image:
             return "Open an image first"
         if s.mode == "inpaint" and not s.mask.any():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,6 +26,11 @@ from PySide6.QtWidgets import (
 from .settings import Settings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = {
+    "auto": "auto (fp32 on the CPU, bf16 on a GPU)",
+    "fp32": "fp32",
+    "int8": "int8: fast mode (CPU)",
+}
 EXPORT_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WebP": ".webp"}
 
 
@@ -46,45 +52,75 @@ def _file_row(edit: QLineEdit, caption: str, pattern: str) -> QWidget:
 
 
 class PreferencesDialog(QDialog):
-    """Model files and device; the autosave interval. OK stores them; the caller reloads the model."""
+    """Model files, device and precision; the autosave interval. OK stores the autosave interval and returns
+    the model choice; the caller loads it and keeps it only when it loads (the model in use stays otherwise)."""
+
+    models_requested = Signal()
 
     def __init__(self, settings: Settings, engine_text: str, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.settings = settings
         form = QFormLayout(self)
-        self.model = QLineEdit(settings.model_path())
+        self.model = QLineEdit()
         self.model.setPlaceholderText("embedded")
-        self.model.setToolTip("'embedded' for the bundled model, or a path to an ARPG checkpoint")
-        form.addRow("Model", _file_row(self.model, "ARPG checkpoint", "Checkpoints (*.safetensors *.pt *.pth)"))
-        self.tokenizer = QLineEdit(settings.tokenizer_path())
-        self.tokenizer.setPlaceholderText("the model's own (embedded)")
+        self.model.setToolTip("A model name from Models… ('embedded' for the bundled one), or a path to an ARPG file")
+        model_row = _file_row(self.model, "ARPG checkpoint", "Checkpoints (*.safetensors *.pt *.pth)")
+        self.models_button = QPushButton("Models…")
+        self.models_button.setToolTip("Download, import, remove and switch models")
+        self.models_button.clicked.connect(self.models_requested)
+        model_row.layout().addWidget(self.models_button)
+        form.addRow("Model", model_row)
+        self.tokenizer = QLineEdit()
+        self.tokenizer.setPlaceholderText("the model's own")
         form.addRow("Tokenizer", _file_row(self.tokenizer, "VQ tokenizer", "Checkpoints (*.safetensors *.pt *.pth)"))
         self.device = QComboBox()
         self.device.addItems(DEVICES)
-        self.device.setCurrentText(settings.device() if settings.device() in DEVICES else "auto")
         form.addRow("Device", self.device)
+        self.precision = QComboBox()
+        for key, text in PRECISIONS.items():
+            self.precision.addItem(text, key)
+        self.precision.setToolTip("int8 quantizes the model's linear layers: faster and smaller on a CPU")
+        form.addRow("Precision", self.precision)
         self.autosave = QSpinBox()
         self.autosave.setRange(10, 3600)
         self.autosave.setSuffix(" s")
         self.autosave.setValue(settings.autosave_seconds())
         form.addRow("Autosave every", self.autosave)
-        current = QLabel(engine_text)
-        current.setWordWrap(True)
-        form.addRow("Loaded now", current)
+        self.current = QLabel(engine_text)
+        self.current.setWordWrap(True)
+        form.addRow("Loaded now", self.current)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self.sync_model()
 
-    def store(self) -> bool:
-        """Save the choices; True when the model needs reloading."""
-        before = (self.settings.model_path(), self.settings.tokenizer_path(), self.settings.device())
-        self.settings.set_model(
-            self.model.text().strip() or "embedded", self.tokenizer.text().strip(), self.device.currentText()
-        )
+    def sync_model(self, engine_text: str | None = None) -> None:
+        """Show the stored model choice (again, after Models… switched it)."""
+        s = self.settings
+        self._initial = s.model_choice()
+        self.model.setText(s.model_path())
+        self.tokenizer.setText(s.tokenizer_path())
+        self.device.setCurrentText(s.device() if s.device() in DEVICES else "auto")
+        index = self.precision.findData(s.precision())
+        self.precision.setCurrentIndex(max(0, index))
+        if engine_text is not None:
+            self.current.setText(engine_text)
+
+    def choice(self) -> dict:
+        return {
+            "model": self.model.text().strip() or "embedded",
+            "tokenizer": self.tokenizer.text().strip(),
+            "device": self.device.currentText(),
+            "precision": self.precision.currentData(),
+        }
+
+    def store(self) -> dict | None:
+        """Save the autosave interval; returns the model choice when it differs from the stored one."""
         self.settings.set_autosave_seconds(self.autosave.value())
-        return before != (self.settings.model_path(), self.settings.tokenizer_path(), self.settings.device())
+        choice = self.choice()
+        return choice if choice != self._initial else None
 
 
 class ExportDialog(QDialog):

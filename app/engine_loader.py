@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 
-def load_default_engine(model: str = "embedded", tokenizer: str = "", device: str = "auto"):
+def load_default_engine(model: str = "embedded", tokenizer: str = "", device: str = "auto", precision: str = "auto"):
     """Load the engine named in Preferences (the embedded model by default). Runs in a worker thread."""
     from arpg_core.registry import load_engine
 
-    return load_engine(model or "embedded", tokenizer=tokenizer or None, device=device or "auto")
+    return load_engine(
+        model or "embedded", tokenizer=tokenizer or None, device=device or "auto", precision=precision or "auto"
+    )

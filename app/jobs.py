@@ -2,7 +2,8 @@
 
 An EditJob iterates ``engine.run(request)``; between two decoding steps it checks its cancel flag, so
 Cancel takes effect within one step. It never touches the document: results travel in signals and the
-controller decides what to do with them.
+controller decides what to do with them. A LoadJob builds an engine; a DownloadJob fetches weights into the
+model cache; a CallJob runs any other slow call (listing, importing, removing weights).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class _ThreadJob(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._cancel = threading.Event()
+        self.exception: BaseException | None = None  # what work() raised, set before ``failed`` is emitted
         self.thread = QThread()
         self.thread.setObjectName(type(self).__name__)
         self.moveToThread(self.thread)
@@ -52,6 +54,7 @@ class _ThreadJob(QObject):
             self.work()
         except Exception as e:  # reported to the UI; the thread ends normally
             log.exception("%s failed", type(self).__name__)
+            self.exception = e
             self.failed.emit(str(e) or type(e).__name__, traceback.format_exc())
         finally:
             self.done.emit()
@@ -107,6 +110,63 @@ class LoadJob(_ThreadJob):
     def work(self) -> None:
         engine = self.loader(**self.kwargs)
         self.finished.emit(engine)
+
+
+class CallJob(_ThreadJob):
+    """Runs ``fn(*args, **kwargs)`` off the UI thread and reports its return value."""
+
+    finished = Signal(object)
+
+    def __init__(self, fn, *args, **kwargs) -> None:
+        super().__init__()
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def work(self) -> None:
+        self.finished.emit(self.fn(*self.args, **self.kwargs))
+
+
+class DownloadJob(_ThreadJob):
+    """Downloads models into the cache one after another (a model's tokenizer first, when it is missing).
+
+    Cancel stops at the next progress report; ``arpg_core.weights`` then removes what was partly written.
+    A model finished before the cancel stays installed.
+    """
+
+    progress = Signal(str, float, float)  # name, bytes done, bytes in all (floats: files pass 2 GiB)
+    stage = Signal(str, str)  # name, "downloading" / "verifying" / "converting"
+    installed = Signal(object)  # an InstalledModel, as each one completes
+    finished = Signal(list)  # every InstalledModel
+    cancelled = Signal()
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        self.names = list(names)
+        self.current = ""
+
+    def work(self) -> None:
+        from arpg_core import weights
+
+        done = []
+        for name in self.names:
+            self.current = name
+            try:
+                model = weights.download(
+                    name,
+                    lambda d, t, n=name: self.progress.emit(n, float(d), float(t)),
+                    self._cancel,
+                    on_stage=lambda stage, n=name: self.stage.emit(n, stage),
+                )
+            except weights.Cancelled:
+                self.cancelled.emit()
+                return
+            except Exception:
+                if self._cancel.is_set():
+                    self.cancelled.emit()
+                    return
+                raise
+            done.append(model)
+            self.installed.emit(model)
+        self.finished.emit(done)
 
 
 def lanczos_2x(image: np.ndarray) -> np.ndarray:

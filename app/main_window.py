@@ -35,6 +35,7 @@ from .controller import RunController
 from .convert import qimage_to_rgb, rgb_to_qimage
 from .dialogs import ExportDialog, PreferencesDialog, ShortcutsDialog
 from .errors import install_excepthook, setup_logging, show_error
+from .models_dialog import ModelsDialog
 from .panels import SidePanel, VariantStrip
 from .settings import APP, ORG, Settings
 from .state import MODES, AppState, Params
@@ -57,6 +58,8 @@ class MainWindow(QMainWindow):
         self.state.mask_opacity = self.settings.mask_opacity()
         self.controller = RunController(self.state, self)
         self.quiet = False  # no questions on close (selftest)
+        self.models_dialog: ModelsDialog | None = None
+        self._prefs: PreferencesDialog | None = None  # while Preferences is open
         self._change_count = self._autosaved_count = 0
         self.setWindowTitle("ARPG Studio")
         self.setAcceptDrops(True)
@@ -105,11 +108,48 @@ class MainWindow(QMainWindow):
         if self.controller.engine is None:
             self.load_engine()
 
-    def load_engine(self) -> None:
+    def load_engine(self) -> bool:
+        """Load the model stored in the settings (at start)."""
+        return self.switch_model(**self.settings.model_choice())
+
+    def switch_model(
+        self, model: str, tokenizer: str = "", device: str | None = None, precision: str | None = None
+    ) -> bool:
+        """Load a model in a worker and switch to it once it has loaded; the choice is stored only then.
+
+        Until then the model in use stays in use; when the load fails it stays for good and an error says why.
+        Device and precision default to the stored ones. False when a load is in progress already.
+        """
         s = self.settings
-        self.controller.load_engine(
-            engine_loader.load_default_engine, model=s.model_path(), tokenizer=s.tokenizer_path(), device=s.device()
+        return self.controller.load_engine(
+            engine_loader.load_default_engine,
+            model=model or "embedded",
+            tokenizer=tokenizer or "",
+            device=device or s.device(),
+            precision=precision or s.precision(),
         )
+
+    def use_model(self, name: str) -> bool:
+        """Switch to an installed model by name, with the tokenizer it pairs with (Models… > Use)."""
+        return self.switch_model(model=name, tokenizer="")
+
+    def _switched(self, choice: dict) -> None:
+        s = self.settings
+        s.set_model(
+            choice.get("model", s.model_path()),
+            choice.get("tokenizer", ""),
+            choice.get("device", s.device()),
+            choice.get("precision", s.precision()),
+        )
+        s.sync()
+        if self._prefs is not None:
+            self._prefs.sync_model(self._engine_text())
+
+    def _engine_text(self) -> str:
+        info = self.state.engine_info
+        if info is None:
+            return "nothing yet"
+        return f"{info.name} on {info.device}" + (f" ({info.precision})" if info.precision else "")
 
     # --- building ----------------------------------------------------------------------------------
 
@@ -199,6 +239,7 @@ class MainWindow(QMainWindow):
         a["undo"].triggered.connect(s.undo_stack.undo)
         a["redo"].triggered.connect(s.undo_stack.redo)
         a["preferences"].triggered.connect(self.preferences)
+        a["models"].triggered.connect(lambda: self.open_models())
         a["brush"].triggered.connect(lambda: (s.set_tool("brush"), s.set_erase(False)))
         a["eraser"].triggered.connect(lambda: (s.set_tool("brush"), s.set_erase(True)))
         a["toggle_eraser"].triggered.connect(lambda: s.set_erase(not s.erase))
@@ -241,6 +282,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.canvas.cursor_moved.connect(self._cursor_moved)
         c.error.connect(lambda title, msg, details: show_error(self, title, msg, details))
+        c.switched.connect(self._switched)
         s.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.undo_stack.canUndoChanged.connect(self._sync_actions)
         s.undo_stack.canRedoChanged.connect(self._sync_actions)
@@ -287,8 +329,13 @@ class MainWindow(QMainWindow):
             self.size_box.setValue(s.brush_size)
             self.size_box.blockSignals(False)
         info = s.engine_info
-        loading = "loading…" if self.controller.loading else "not loaded"
-        self.model_label.setText(f"Model: {info.name} · {info.device}" if info else f"Model: {loading}")
+        c = self.controller
+        loading = f"loading {c.loading_what}…" if c.loading else ""
+        if info:
+            shown = " · ".join(x for x in (info.name, info.device, info.precision) if x)
+            self.model_label.setText(f"Model: {shown}" + (f" ({loading})" if loading else ""))
+        else:
+            self.model_label.setText(f"Model: {loading or 'not loaded'}")
         W, H = s.size
         self.size_label.setText(f"{W} × {H}" if has else "")
         name = (s.save_path or s.source_path).name if (s.save_path or s.source_path) else "Untitled"
@@ -534,17 +581,44 @@ class MainWindow(QMainWindow):
     # --- other dialogs -----------------------------------------------------------------------------
 
     def preferences(self) -> None:
-        info = self.state.engine_info
-        dialog = PreferencesDialog(self.settings, f"{info.name} on {info.device}" if info else "nothing yet", self)
-        if dialog.exec() == PreferencesDialog.DialogCode.Accepted:
+        dialog = PreferencesDialog(self.settings, self._engine_text(), self)
+        dialog.models_requested.connect(lambda: self.open_models(modal=True))
+        self._prefs = dialog
+        try:
+            accepted = dialog.exec() == PreferencesDialog.DialogCode.Accepted
+        finally:
+            self._prefs = None
+        if accepted:
             self.autosave_timer.setInterval(self.settings.autosave_seconds() * 1000)
-            if dialog.store():
-                self.load_engine()
+            choice = dialog.store()
+            if choice:
+                self.switch_model(**choice)
+
+    def open_models(self, modal: bool = False) -> ModelsDialog:
+        """The Models dialog (one, kept while the window lives: a download goes on when it is closed).
+
+        Modal when opened from Preferences (which is modal itself), else it sits beside the window."""
+        d = self.models_dialog
+        if d is None:
+            d = self.models_dialog = ModelsDialog(self.controller, self.use_model, self)
+        modality = Qt.WindowModality.ApplicationModal if modal else Qt.WindowModality.NonModal
+        if d.isVisible() and d.windowModality() != modality:
+            d.hide()
+        if not d.isVisible():
+            d.setWindowModality(modality)
+            d.show()
+            d.refresh()
+        d.raise_()
+        d.activateWindow()
+        return d
 
     def about(self) -> None:
         info = self.state.engine_info
         model = (
-            f"{info.name} ({info.native} px windows, {len(info.class_names)} classes) on {info.device}" if info else "-"
+            f"{info.name} ({info.native} px windows, {len(info.class_names)} classes) on {info.device}"
+            + (f", {info.precision}" if info.precision else "")
+            if info
+            else "-"
         )
         QMessageBox.about(
             self, "About ARPG Studio", f"ARPG Studio\nInpaint, outpaint and expand with ARPG.\nModel: {model}"
@@ -555,6 +629,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.shutdown()
+        if self.models_dialog is not None:
+            self.models_dialog.shutdown()
+            self.models_dialog.hide()
         self.settings.set_window(self.saveGeometry(), self.saveState())
         self.settings.set_params(self.state.params.to_dict())
         self.settings.set_brush_size(self.state.brush_size)

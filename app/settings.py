@@ -110,10 +110,25 @@ class Settings:
     def device(self) -> str:
         return self._get("model/device", "auto", str)
 
-    def set_model(self, path: str, tokenizer: str, device: str) -> None:
+    def precision(self) -> str:
+        """auto, fp32, bf16 or int8 (the CPU fast mode)."""
+        return self._get("model/precision", "auto", str)
+
+    def model_choice(self) -> dict:
+        """The keywords the engine loader takes: model, tokenizer, device, precision."""
+        return {
+            "model": self.model_path(),
+            "tokenizer": self.tokenizer_path(),
+            "device": self.device(),
+            "precision": self.precision(),
+        }
+
+    def set_model(self, path: str, tokenizer: str, device: str, precision: str | None = None) -> None:
         self.q.setValue("model/path", path or "embedded")
         self.q.setValue("model/tokenizer", tokenizer)
         self.q.setValue("model/device", device)
+        if precision is not None:
+            self.q.setValue("model/precision", precision)
 
     def autosave_seconds(self) -> int:
         return self._get("files/autosave_seconds", 60, int)

@@ -101,6 +101,7 @@ class EngineInfo:
     class_names: tuple[str, ...]
     native: int
     patch: int
+    precision: str = ""
 
 
 class AppState(QObject):
@@ -334,9 +335,16 @@ class AppState(QObject):
     # --- planning, running, results ----------------------------------------------------------------
 
     def set_engine_info(self, info: EngineInfo | None) -> None:
-        self.engine_info = info
-        if info and self.params.label is not None and self.params.label >= len(info.class_names):
-            self.set_params(label=None)
+        """A new model: a chosen class keeps its name when the new model has it, else the choice is cleared."""
+        before, self.engine_info = self.engine_info, info
+        label = self.params.label
+        if info and label is not None:
+            old_names = before.class_names if before else ()
+            if before and old_names != info.class_names and label < len(old_names):
+                name = old_names[label]
+                self.set_params(label=info.class_names.index(name) if name in info.class_names else None)
+            elif label >= len(info.class_names):
+                self.set_params(label=None)
         self.engine_changed.emit()
 
     def set_plan(self, windows: list, reason: str) -> None:

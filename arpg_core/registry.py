@@ -174,8 +174,12 @@ def resolve_path(spec: str, default_file: str) -> Path:
     return installed_path(spec) or Path(spec)
 
 
-def load_engine(model: str = "embedded", tokenizer: str | None = None, device: str = "cpu") -> Engine:
-    """An Engine from a preset name or files. The embedded model brings its own tokenizer."""
+def load_engine(
+    model: str = "embedded", tokenizer: str | None = None, device: str = "cpu", precision: str = "auto"
+) -> Engine:
+    """An Engine from a preset name or files. The embedded model brings its own tokenizer.
+
+    ``precision`` goes to :class:`Engine` ("auto", "fp32", "bf16", or "int8", the CPU fast mode)."""
     dev = resolve_device(device)
     arpg_ckpt = read_checkpoint(resolve_path(model, EMBEDDED_ARPG_FILE))
     arpg = build_arpg(arpg_ckpt)
@@ -189,4 +193,4 @@ def load_engine(model: str = "embedded", tokenizer: str | None = None, device: s
     names = class_names_for(arpg.cfg.num_classes, arpg_ckpt.metadata)
     recorded = arpg_ckpt.metadata.get("model")
     name = model if model in REGISTRY or model == recorded else Path(model).stem
-    return Engine(arpg, vq, class_names=names, name=name, device=dev)
+    return Engine(arpg, vq, class_names=names, name=name, device=dev, precision=precision)
