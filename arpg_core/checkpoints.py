@@ -161,6 +161,9 @@ def save_safetensors(path: str | os.PathLike, state_dict: dict, metadata: dict) 
     meta = {"format": FORMAT, **{k: json.dumps(v) for k, v in metadata.items()}}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    _umask = os.umask(0)
+    os.umask(_umask)
+    os.chmod(tmp, 0o666 & ~_umask)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         save_file(tensors, tmp, metadata=meta)
         os.replace(tmp, path)

@@ -174,6 +174,9 @@ def save_image(
         kwargs["quality"] = int(quality)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    _umask = os.umask(0)
+    os.umask(_umask)
+    os.chmod(tmp, 0o666 & ~_umask)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         img.save(tmp, format=fmt, **kwargs)
         os.replace(tmp, path)
