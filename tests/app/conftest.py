@@ -22,11 +22,11 @@ FAST = {"steps": 6, "variants": 2, "random_seed": False, "seed": 7}
 
 @pytest.fixture(scope="session")
 def engine():
-    """The engine every GUI test runs: the tiny random model (16 px windows), real code paths.
+    """The engine every GUI test runs: the shipped embedded model through the app's own loader.
 
-    ARPG_STUDIO_TEST_ENGINE=embedded runs them on the embedded model through the app's own loader.
+    ARPG_STUDIO_TEST_ENGINE=tiny runs them on a tiny random model (16 px windows) instead.
     """
-    if os.environ.get("ARPG_STUDIO_TEST_ENGINE") == "embedded":
+    if os.environ.get("ARPG_STUDIO_TEST_ENGINE") != "tiny":
         from app.engine_loader import load_default_engine
 
         return load_default_engine(device="cpu")
