@@ -30,6 +30,12 @@ def _common(p) -> None:
     )
     p.add_argument("--tokenizer", default=None, help="tokenizer for a model file: 'VQ-16' (installed) or a file")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "int8"],
+        help="auto: fp32 on CPU, bf16 on CUDA where supported; int8: the CPU fast mode (docs/performance.md)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON result record on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
@@ -135,7 +141,7 @@ def _run(args) -> int:
     elif args.mode == "expand":
         fields = dict(expand_rope=args.rope)
 
-    engine = load_engine(args.model, args.tokenizer, args.device)
+    engine = load_engine(args.model, args.tokenizer, args.device, args.precision)
     label = parse_class(args.label, engine.class_names)
     seed = args.seed if args.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
     request = EditRequest(
@@ -178,7 +184,13 @@ def _run(args) -> int:
 
         baseline = cv2.resize(src.rgb, (2 * src.size[0], 2 * src.size[1]), interpolation=cv2.INTER_LANCZOS4)
         save_image(extra[0], baseline, alpha, icc, exif, quality=args.quality, force=args.force)
-    record = {"outputs": written, "class": label, **result.record()}
+    record = {
+        "outputs": written,
+        "class": label,
+        "device": str(engine.device),
+        "precision": engine.precision,
+        **result.record(),
+    }
     if args.json:
         print(json.dumps(record))
     else:

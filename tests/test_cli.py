@@ -95,6 +95,19 @@ def test_outpaint_expand_generate(tmp_path, models, photo):
     assert json.loads(proc.stdout)["request"]["steps"] == 4
 
 
+def test_int8_fast_mode_from_the_command_line(tmp_path, models, photo):
+    path, img = photo
+    mask = np.zeros((40, 48), np.uint8)
+    mask[10:30, 10:30] = 255
+    save(tmp_path / "mask.png", mask)
+    args = ("inpaint", path, "--mask", tmp_path / "mask.png", "--steps", 3, "--seed", 2, "--feather", 0, "--json")
+    fp32 = json.loads(cli(*args, "-o", tmp_path / "a.png", *models, check=0).stdout)
+    int8 = json.loads(cli(*args, "-o", tmp_path / "b.png", "--precision", "int8", *models, check=0).stdout)
+    assert (fp32["precision"], int8["precision"]) == ("fp32", "int8") and int8["device"] == "cpu"
+    out = np.asarray(Image.open(tmp_path / "b.png"))
+    assert np.array_equal(out[mask == 0], img[mask == 0])
+
+
 def test_same_seed_same_file(tmp_path, models, photo):
     path, _ = photo
     for name in ("a.png", "b.png"):
