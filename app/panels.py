@@ -503,8 +503,13 @@ class VariantStrip(QWidget):
     def _rebuild(self) -> None:
         self.list.blockSignals(True)
         self.list.clear()
+        if self.state.variants:  # icons as tall as the strip, up to twice as wide for wide pictures
+            h, w = self.state.variants[0].image.shape[:2]
+            aspect = w / max(h, 1)
+            width = min(2 * self.THUMB, round(self.THUMB * aspect))
+            self.list.setIconSize(QSize(width, min(self.THUMB, round(width / aspect))))
         for v in self.state.variants:
-            pix = QPixmap.fromImage(thumbnail(v.image, self.THUMB * 2))
+            pix = QPixmap.fromImage(thumbnail(v.image, self.THUMB * 4))
             pix.setDevicePixelRatio(2.0)
             item = QListWidgetItem(QIcon(pix), v.title)
             item.setToolTip(f"{v.title}\n{v.image.shape[1]} × {v.image.shape[0]}")

@@ -1,0 +1,158 @@
+"""Take the README's screenshots of the real app on the embedded model, driven like a person would.
+
+    xvfb-run -s "-screen 0 1360x860x24" .venv/bin/python scripts/screenshots.py PHOTO [--out docs/screenshots]
+
+Runs the app as a user starts it (``arpg-studio``: the model loads in the background) with settings in a
+temporary folder, under the xcb platform, and grabs the whole X screen at each state: empty, mask
+painted (mouse strokes on the canvas), running with the live preview, variants, outpaint handles,
+expand with the Lanczos baseline, split compare, and the Models dialog. PHOTO is scaled to 384 px wide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HOME = tempfile.mkdtemp(prefix="arpg-studio-shots-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(HOME, "config")
+os.environ["XDG_DATA_HOME"] = os.path.join(HOME, "data")
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def pump(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def wait_for(cond, timeout: float = 300.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise SystemExit("timed out waiting for the app")
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def small(path: Path) -> None:
+    """256 colours: a third of the bytes, and the UI looks the same."""
+    Image.open(path).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    print("wrote", path, f"{path.stat().st_size // 1024} KiB")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("photo")
+    ap.add_argument("--out", default="docs/screenshots")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    src = Image.open(args.photo).convert("RGB")
+    photo = Path(HOME) / "photo.png"
+    src.resize((384, round(384 * src.height / src.width)), Image.LANCZOS).save(photo)
+
+    from app.main_window import MainWindow
+
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    w = MainWindow()
+    w.quiet = True
+    w.resize(1280, 800)
+    w.move(0, 0)
+    w.show()
+    w.start()
+    wait_for(lambda: w.controller.engine is not None and not w.controller.loading)
+    s = w.state
+
+    def shot(name: str) -> None:
+        pump(0.3)
+        pix = QGuiApplication.primaryScreen().grabWindow(0)
+        g = w.frameGeometry()
+        pix.copy(0, 0, g.width(), g.height()).save(str(out / f"{name}.png"))
+        small(out / f"{name}.png")
+
+    shot("01-empty")
+
+    assert w.open_path(photo)
+    w.canvas.fit()
+    pump(0.2)
+    vp = w.canvas.viewport()
+
+    def at(x: float, y: float):
+        return w.canvas.mapFromScene(QPointF(x, y))
+
+    s.set_brush_size(28)
+    iw, ih = s.size
+    strokes = [[(0.60, 0.25), (0.70, 0.30), (0.78, 0.42)], [(0.10, 0.80), (0.22, 0.74), (0.34, 0.80)]]
+    for stroke in strokes:
+        pts = [at(x * iw, y * ih) for x, y in stroke]
+        QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
+        for p in pts[1:]:
+            QTest.mouseMove(vp, p)
+            pump(0.02)
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
+    QTest.mouseMove(vp, at(0.5 * iw, 0.55 * ih))
+    s.show_grid = True
+    s.view_changed.emit()
+    w.controller.refresh_plan()
+    shot("02-mask")
+    s.show_grid = False
+    s.view_changed.emit()
+
+    s.set_params(steps=64, variants=3, random_seed=False, seed=11)
+    w.controller.refresh_plan()
+    grabbed = []
+
+    def on_progress(step: int, total: int, _eta: float) -> None:
+        if not grabbed and total and step >= total // 6:
+            grabbed.append(step)
+            shot("03-running")
+
+    s.progress_changed.connect(on_progress)
+    assert w.controller.run(), s.block_reason
+    wait_for(lambda: not s.running)
+    s.progress_changed.disconnect(on_progress)
+    shot("04-variants")
+
+    s.set_current(0)
+    w.actions_["split"].trigger()
+    shot("07-split-compare")
+    w.actions_["split"].trigger()
+    w.actions_["apply"].trigger()
+
+    s.set_mode("outpaint")
+    s.set_extend((96, 0, 96, 0))
+    w.controller.refresh_plan()
+    w.canvas.fit()
+    shot("05-outpaint")
+
+    s.set_mode("expand")
+    w.controller.refresh_plan()
+    w.controller.lanczos()
+    wait_for(lambda: s.variants)
+    shot("06-expand")
+
+    d = w.open_models()
+    d.resize(900, 520)
+    pump(1.0)
+    d.grab().save(str(out / "08-models.png"))  # no window manager under Xvfb: the dialog alone reads better
+    small(out / "08-models.png")
+    d.close()
+    w.controller.shutdown()
+    w.close()
+    qt_app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
