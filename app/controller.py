@@ -12,11 +12,14 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from .jobs import EditJob, LoadJob, lanczos_2x
+from arpg_core.edits import lanczos_2x
+
+from .jobs import EditJob, LoadJob
 from .state import MODE_VERBS, AppState, EngineInfo, Snapshot, Variant
 
 log = logging.getLogger("arpg_studio.controller")
 PREVIEW_INTERVAL = 0.2  # s between live previews
+EXPAND_LOCK = 1.0  # px: the engine's default low-band lock for Expand 2x (docs/expand.md)
 
 
 class RunController(QObject):
@@ -143,6 +146,7 @@ class RunController(QObject):
             variants=p.variants,
             feather=p.feather,
             seam_first=p.seam_first,
+            expand_lock=EXPAND_LOCK if p.keep_source else 0.0,
             preview=preview,
             preview_interval=PREVIEW_INTERVAL,
         )

@@ -167,11 +167,3 @@ class DownloadJob(_ThreadJob):
             done.append(model)
             self.installed.emit(model)
         self.finished.emit(done)
-
-
-def lanczos_2x(image: np.ndarray) -> np.ndarray:
-    """The classical baseline for Expand 2x."""
-    import cv2
-
-    h, w = image.shape[:2]
-    return cv2.resize(image, (2 * w, 2 * h), interpolation=cv2.INTER_LANCZOS4)

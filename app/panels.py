@@ -188,6 +188,13 @@ class SidePanel(QWidget):
         self.expand_sizes.setObjectName("sizes")
         self.expand_sizes.setWordWrap(True)
         v.addWidget(self.expand_sizes)
+        self.keep_source = QCheckBox("Keep the source's colours and shapes")
+        self.keep_source.setToolTip(
+            "On: the result's coarse content is the Lanczos upscale and the model adds the fine detail.\n"
+            "Off: the model's own 2x image, which may drift from the source."
+        )
+        self.keep_source.toggled.connect(lambda on: self.state.set_params(keep_source=bool(on)))
+        v.addWidget(self.keep_source)
         lanczos = QPushButton("Lanczos 2x (baseline)")
         lanczos.setToolTip("Adds a classical Lanczos resize to the variants, to compare against")
         lanczos.clicked.connect(self.lanczos_requested)
@@ -345,7 +352,8 @@ class SidePanel(QWidget):
                 widget.blockSignals(True)
                 widget.setValue(value)
                 widget.blockSignals(False)
-        for widget, value in ((self.random_seed, p.random_seed), (self.seam_first, p.seam_first)):
+        checks = ((self.random_seed, p.random_seed), (self.seam_first, p.seam_first), (self.keep_source, p.keep_source))
+        for widget, value in checks:
             widget.blockSignals(True)
             widget.setChecked(value)
             widget.blockSignals(False)

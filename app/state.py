@@ -41,6 +41,7 @@ class Params:
     label: int | None = None
     feather: int = 8
     seam_first: bool = False
+    keep_source: bool = True  # Expand 2x: coarse content from the Lanczos upscale, detail from the model
 
     def to_dict(self) -> dict:
         return asdict(self)

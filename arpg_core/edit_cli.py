@@ -68,7 +68,17 @@ def _outpaint_args(p) -> None:
 def _expand_args(p) -> None:
     p.description = "2x resolution expansion: source tokens at the even positions of a grid twice as large."
     p.add_argument("image")
-    p.add_argument("--rope", choices=["ntk", "pi"], default="ntk", help="positions of the larger grid")
+    p.add_argument(
+        "--rope", choices=["pi", "ntk"], default="pi", help="positions of the larger grid (docs/expand.md)"
+    )
+    p.add_argument(
+        "--lock",
+        type=float,
+        default=1.0,
+        metavar="PX",
+        help="keep the Lanczos 2x below a Gaussian of PX output pixels, so colours and shapes stay the "
+        "source's and the model adds the detail; 0 = the model's own image (docs/expand.md)",
+    )
     p.add_argument("--lanczos", default=None, metavar="FILE", help="also write the Lanczos 2x baseline here")
     _common(p)
     p.set_defaults(run=_run, mode="expand")
@@ -139,7 +149,7 @@ def _run(args) -> int:
             raise UserError("nothing to extend: give --left, --right, --top or --bottom a positive number")
         fields = dict(extend=ext, seam_first=args.seam_first)
     elif args.mode == "expand":
-        fields = dict(expand_rope=args.rope)
+        fields = dict(expand_rope=args.rope, expand_lock=args.lock)
 
     engine = load_engine(args.model, args.tokenizer, args.device, args.precision)
     label = parse_class(args.label, engine.class_names)
@@ -180,9 +190,9 @@ def _run(args) -> int:
         save_image(out, img, alpha, icc, exif, quality=args.quality, force=args.force)
         written.append(str(out))
     if extra:
-        import cv2
+        from .edits import lanczos_2x
 
-        baseline = cv2.resize(src.rgb, (2 * src.size[0], 2 * src.size[1]), interpolation=cv2.INTER_LANCZOS4)
+        baseline = lanczos_2x(src.rgb)
         save_image(extra[0], baseline, alpha, icc, exif, quality=args.quality, force=args.force)
     record = {
         "outputs": written,

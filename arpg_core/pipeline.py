@@ -31,6 +31,8 @@ from .edits import (
     fill_unknown,
     inpaint_regions,
     inpaint_windows,
+    lanczos_2x,
+    lock_low_band,
     outpaint_windows,
     plan_from_mask,
     seam_first_order,
@@ -67,7 +69,8 @@ class EditRequest:
     feather: int = 8  # px of blending outside the mask (inpaint)
     dilate: int = 0  # grow the token mask by this many tokens (inpaint)
     seam_first: bool = False  # decode tokens next to known content first
-    expand_rope: str = "ntk"  # "pi": interpolate every frequency; "ntk": extrapolate the highest ones
+    expand_rope: str = "pi"  # "pi": interpolate every frequency; "ntk": extrapolate the highest ones
+    expand_lock: float = 1.0  # expand: below a Gaussian of this many px keep the Lanczos 2x (0 = off)
     model: str = "embedded"
     preview: bool = False  # yield decoded partial images (costs one tokenizer decode per preview)
     preview_interval: float = 0.5  # s between previews
@@ -197,6 +200,8 @@ class Engine:
             raise ValueError(f"class {r.label} is outside 0..{self.arpg.cfg.num_classes - 1} for this model")
         if r.expand_rope not in ("pi", "ntk"):
             raise ValueError(f"expand_rope must be 'pi' or 'ntk', got {r.expand_rope!r}")
+        if not 0 <= r.expand_lock <= 16:
+            raise ValueError(f"expand_lock must be between 0 and 16 px, got {r.expand_lock}")
         if r.mode == "generate":
             return
         img = r.image
@@ -377,6 +382,9 @@ class Engine:
         out = self._decode_tiled(big, windows)
         self._timings["decode"] += time.perf_counter() - t0
         images = [o[: 2 * H, : 2 * W] for o in out]
+        if r.expand_lock > 0:
+            baseline = lanczos_2x(r.image)
+            images = [lock_low_band(o, baseline, r.expand_lock) for o in images]
         return EditResult(images, r.seeds(), orders, windows, {}, r, {"rope": r.expand_rope})
 
     # --- pieces ----------------------------------------------------------------------------------------
@@ -487,11 +495,6 @@ class Engine:
         elapsed = time.perf_counter() - t_start
         eta = elapsed / done * (total - done) if done else 0.0
         return Progress(done, total, wi, n_windows, elapsed, eta, preview)
-
-    def lanczos_2x(self, image: np.ndarray) -> np.ndarray:
-        """The classical baseline for expansion."""
-        H, W = image.shape[:2]
-        return cv2.resize(image, (2 * W, 2 * H), interpolation=cv2.INTER_LANCZOS4)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------

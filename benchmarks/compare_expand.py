@@ -1,11 +1,13 @@
 """Compare position schemes for 2x expansion on held-out photos, with Lanczos as the baseline.
 
-    python benchmarks/compare_expand.py data/photos [--n 12] [--grid docs/expand-comparison.png]
+    python benchmarks/compare_expand.py data/photos [--n 12] [--sigmas 0.5,1,1.5,2,3] [--grid FILE.png]
 
 Each photo: a held-out crop at twice the native size is the ground truth; its half-size version is
 the source. The source is expanded with position interpolation ("pi": every rotary frequency sees
 positions scaled by 1/2) and with the NTK-style mix ("ntk": the highest frequencies keep the
-unscaled positions, the rest interpolate), and with Lanczos. Prints PSNR against the ground truth.
+unscaled positions, the rest interpolate), and with Lanczos. Each raw ARPG result is also scored with
+the low band locked to the Lanczos upscale at several widths (``--sigmas``; the engine's
+``expand_lock``). Prints PSNR against the ground truth.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from PIL import Image
 
 from arpg_core.data import CropStream
+from arpg_core.edits import lanczos_2x, lock_low_band
 from arpg_core.pipeline import EditRequest
 from arpg_core.registry import load_engine
 
@@ -28,8 +31,9 @@ def psnr(a, b) -> float:
     return float(10 * np.log10(255**2 / max(mse, 1e-10)))
 
 
-def expand(engine, img, rope, seed, steps):
-    gen = engine.run(EditRequest("expand", img, steps=steps, seed=seed, expand_rope=rope, cfg_scale=1.0))
+def expand(engine, img, rope, seed, steps, cfg):
+    request = EditRequest("expand", img, steps=steps, seed=seed, expand_rope=rope, cfg_scale=cfg, expand_lock=0.0)
+    gen = engine.run(request)
     while True:
         try:
             next(gen)
@@ -42,33 +46,42 @@ def main() -> None:
     ap.add_argument("data")
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--cfg", type=float, default=1.0)
+    ap.add_argument("--sigmas", default="1,1.5,2,3", help="low-band lock widths to score, in output px")
     ap.add_argument("--grid", default=None)
     args = ap.parse_args()
+    sigmas = [float(x) for x in args.sigmas.split(",")]
     engine = load_engine("embedded")
     size = engine.native
     stream = CropStream(args.data, "heldout", 2 * size, generator=torch.Generator().manual_seed(7))
-    scores = {"lanczos": [], "pi": [], "ntk": []}
+    scores: dict[str, list[float]] = {}
     rows = []
     for i in range(args.n):
         truth, _ = stream.sample()
         src = cv2.resize(truth, (size, size), interpolation=cv2.INTER_AREA)
-        outs = {
-            "lanczos": cv2.resize(src, (2 * size, 2 * size), interpolation=cv2.INTER_LANCZOS4),
-            "pi": expand(engine, src, "pi", i, args.steps),
-            "ntk": expand(engine, src, "ntk", i, args.steps),
-        }
+        base = lanczos_2x(src)
+        outs = {"lanczos": base}
+        for rope in ("pi", "ntk"):
+            raw = expand(engine, src, rope, i, args.steps, args.cfg)
+            outs[rope] = raw
+            for sigma in sigmas:
+                outs[f"{rope} + lock {sigma:g}"] = lock_low_band(raw, base, sigma)
         for k, v in outs.items():
-            scores[k].append(psnr(v, truth))
+            scores.setdefault(k, []).append(psnr(v, truth))
         if i < 4:
             big_src = cv2.resize(src, (2 * size, 2 * size), interpolation=cv2.INTER_NEAREST)
-            rows.append(np.concatenate([big_src, outs["lanczos"], outs["pi"], outs["ntk"], truth], axis=1))
+            locked = outs[f"pi + lock {sigmas[1]:g}"]
+            rows.append(np.concatenate([big_src, base, outs["pi"], outs["ntk"], locked, truth], axis=1))
     print(f"| method ({args.n} held-out photos, {size} -> {2 * size} px) | PSNR vs ground truth, mean | min | max |")
     print("| --- | --- | --- | --- |")
     for k, v in scores.items():
         print(f"| {k} | {statistics.mean(v):.2f} dB | {min(v):.2f} | {max(v):.2f} |")
     if args.grid:
         Image.fromarray(np.concatenate(rows, axis=0)).save(args.grid, optimize=True)
-        print(f"\nwrote {args.grid}: columns source (nearest) | Lanczos | ARPG pi | ARPG ntk | ground truth")
+        print(
+            f"\nwrote {args.grid}: columns source (nearest) | Lanczos | ARPG pi | ARPG ntk | "
+            f"ARPG pi + lock {sigmas[1]:g} | ground truth"
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ S=${ARPG:-.venv/bin/arpg-studio}
 D=docs/examples
 P=data/photos/images
 mkdir -p "$D"
-python3 - <<'PY'
+"${PYTHON:-.venv/bin/python}" - <<'PY'
 # inputs: two held-out photos at working sizes, and masks (white = regenerate)
 from PIL import Image, ImageDraw
 # held-out photos (never seen in training)

@@ -183,6 +183,7 @@ def _bad_inputs(tmp_path, photo_path):
         (["inpaint", p, "--mask", tmp_path / "mask.png", "--class", "unicorn"], "unknown class 'unicorn'"),
         (["inpaint", p, "--mask", tmp_path / "mask.png", "--class", "77"], "class 77 is out of range"),
         (["expand", p, "--steps", 0], "--steps must be at least 1"),
+        (["expand", p, "--lock", -1], "expand_lock must be between 0 and 16 px"),
     ]
 
 

@@ -13,6 +13,7 @@ from arpg_core.edits import (
     expand_windows,
     feather_alpha,
     inpaint_windows,
+    lock_low_band,
     outpaint_windows,
     plan_from_mask,
     seam_first_order,
@@ -154,3 +155,24 @@ def test_seam_first_order_goes_outward():
     order = seam_first_order(plan, torch.Generator().manual_seed(0))
     cols = (order % 8).tolist()
     assert cols[:8] == [4] * 8 and cols[-8:] == [7] * 8
+
+
+def test_lock_low_band_splits_coarse_from_fine():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:64, 0:64]
+    smooth = np.stack([x * 3, y * 3, (x + y) * 2], -1).astype(np.uint8)  # coarse content only
+    detail = rng.integers(-40, 40, (64, 64, 3))
+    generated = np.clip(128 + detail, 0, 255).astype(np.uint8)  # fine content around a flat grey
+    assert lock_low_band(generated, smooth, 0) is generated
+    assert np.array_equal(lock_low_band(smooth, smooth, 2.0), smooth)
+    out = lock_low_band(generated, smooth, 2.0).astype(np.float32)
+
+    def blur(a):
+        return cv2.GaussianBlur(a.astype(np.float32), (0, 0), 4.0)
+
+    inner = (slice(8, -8), slice(8, -8), slice(None))  # away from clipping at the gradient's ends
+    assert np.abs(blur(out) - blur(smooth))[inner].mean() < 2.0  # the coarse picture is the baseline's
+    fine_out, fine_gen = out - blur(out), generated - blur(generated)
+    assert np.corrcoef(fine_out[inner].ravel(), fine_gen[inner].ravel())[0, 1] > 0.9  # the detail is kept

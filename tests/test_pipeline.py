@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from tiny import tiny_arpg, tiny_vq
 
-from arpg_core.edits import feather_alpha
+from arpg_core.edits import feather_alpha, lanczos_2x, lock_low_band
 from arpg_core.pipeline import EditRequest, Engine
 
 
@@ -84,6 +84,17 @@ def test_expand_is_exactly_twice_the_size(engine, hw, rope):
     img = photo(*hw)
     _, result = run(engine, EditRequest("expand", img, steps=4, expand_rope=rope))
     assert result.images[0].shape == (2 * hw[0], 2 * hw[1], 3)
+
+
+def test_expand_lock_keeps_the_lanczos_low_band_of_the_same_sample(engine):
+    img = photo(24, 40, seed=3)
+    _, raw = run(engine, EditRequest("expand", img, steps=4, seed=9, expand_lock=0.0))
+    _, locked = run(engine, EditRequest("expand", img, steps=4, seed=9, expand_lock=1.5))
+    expected = lock_low_band(raw.images[0], lanczos_2x(img), 1.5)
+    assert np.array_equal(locked.images[0], expected)
+    assert not np.array_equal(locked.images[0], raw.images[0])
+    with pytest.raises(ValueError, match="expand_lock"):
+        engine.check(EditRequest("expand", img, expand_lock=-1.0))
 
 
 def test_generate(engine):

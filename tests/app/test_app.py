@@ -210,6 +210,16 @@ def test_expand_lanczos_baseline_doubles_the_size(window, qtbot, photo):
     assert s.size == (256, 192)
 
 
+def test_expand_keeps_the_source_unless_switched_off(window, qtbot, photo):
+    open_fitted(window, qtbot, photo)
+    window.state.set_mode("expand")
+    assert window.panel.keep_source.isChecked() and window.controller.request().expand_lock > 0
+    window.panel.keep_source.setChecked(False)
+    assert window.state.params.keep_source is False and window.controller.request().expand_lock == 0
+    run_and_wait(window, qtbot)
+    assert window.state.current_variant().image.shape == (192, 256, 3)
+
+
 def test_save_writes_a_new_file_and_never_touches_the_source(window, qtbot, photo, monkeypatch):
     source_bytes = photo.read_bytes()
     open_fitted(window, qtbot, photo)
