@@ -77,7 +77,7 @@ def main() -> None:
     for k, v in scores.items():
         print(f"| {k} | {statistics.mean(v):.2f} dB | {min(v):.2f} | {max(v):.2f} |")
     if args.grid:
-        Image.fromarray(np.concatenate(rows, axis=0)).save(args.grid, optimize=True)
+        Image.fromarray(np.concatenate(rows, axis=0)).save(args.grid, optimize=True, quality=90)
         print(
             f"\nwrote {args.grid}: columns source (nearest) | Lanczos | ARPG pi | ARPG ntk | "
             f"ARPG pi + lock {sigmas[1]:g} | ground truth"
