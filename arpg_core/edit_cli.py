@@ -68,9 +68,7 @@ def _outpaint_args(p) -> None:
 def _expand_args(p) -> None:
     p.description = "2x resolution expansion: source tokens at the even positions of a grid twice as large."
     p.add_argument("image")
-    p.add_argument(
-        "--rope", choices=["pi", "ntk"], default="pi", help="positions of the larger grid (docs/expand.md)"
-    )
+    p.add_argument("--rope", choices=["pi", "ntk"], default="pi", help="positions of the larger grid (docs/expand.md)")
     p.add_argument(
         "--lock",
         type=float,
