@@ -210,12 +210,20 @@ def train_arpg(
     class_names: list[str] | None = None,
     log=None,
     stop_at: int | None = None,
+    init: dict | None = None,
 ) -> Path:
+    """Train (or resume) ARPG on pre-tokenized crops; returns the path of the final safetensors weights.
+
+    ``init``: a state dict to start from instead of the random init (a second stage with a fresh
+    optimizer and LR schedule). A checkpoint in ``out_dir`` still wins: resuming is always exact.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)
     model = ARPG(cfg)
     _init_arpg(model)
+    if init is not None:
+        model.load_state_dict(init)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(

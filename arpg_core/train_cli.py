@@ -76,6 +76,13 @@ def _arpg_args(p) -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--crops", type=int, default=12000, help="training crops to pre-tokenize")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=4e-4, help="peak learning rate (cosine down to a tenth of it)")
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="WEIGHTS",
+        help="start from these ARPG weights (an earlier run's arpg.safetensors) with a fresh optimizer and schedule",
+    )
     p.set_defaults(run=_train_arpg)
 
 
@@ -89,7 +96,9 @@ def _train_arpg(args) -> int:
     class_names = manifest["class_names"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tc = ARPGTrainConfig(steps=args.steps, batch=args.batch, num_crops=args.crops, seed=args.seed)
+    tc = ARPGTrainConfig(
+        steps=args.steps, batch=args.batch, num_crops=args.crops, seed=args.seed, lr=args.lr, min_lr=args.lr / 10
+    )
     cache = out / "train_codes.pt"
     if cache.is_file():
         saved = torch.load(cache, weights_only=True)
@@ -99,9 +108,24 @@ def _train_arpg(args) -> int:
         codes, labels = pretokenize(vq, args.data, "train", tc.num_crops, tc.crop, tc.seed)
         torch.save({"codes": codes, "labels": labels}, cache)
     cfg = ARPGConfig(**EMBEDDED_ARPG, num_classes=len(class_names))
+    init = None
+    if args.init:
+        from .checkpoints import load_arpg
+
+        base, _ = load_arpg(args.init)
+        if base.cfg != cfg:
+            raise UserError(f"{args.init}: its config {base.cfg} differs from this run's {cfg}")
+        init = base.state_dict()
     with open(out / "arpg_log.jsonl", "a") as f:
         path = train_arpg(
-            codes, labels, out, cfg, tc, class_names=class_names, log=lambda r: f.write(json.dumps(r) + "\n")
+            codes,
+            labels,
+            out,
+            cfg,
+            tc,
+            class_names=class_names,
+            log=lambda r: f.write(json.dumps(r) + "\n"),
+            init=init,
         )
     print(f"wrote {path}")
     return 0

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from tiny import TINY_ARPG, TINY_VQ
 
+from arpg_core.checkpoints import load_arpg
 from arpg_core.train import (
     ARPGTrainConfig,
     VQTrainConfig,
@@ -91,6 +92,24 @@ def test_arpg_loss_goes_down_and_resume_is_exact(tmp_path):
     assert full["step"] == split["step"] == 90
     assert _same_state(full["model"], split["model"])
     assert _same_state(full["optimizer"]["state"][0], split["optimizer"]["state"][0])
+
+
+def test_arpg_second_stage_starts_from_the_given_weights(tmp_path):
+    gen = torch.Generator().manual_seed(1)
+    codes = torch.randint(0, TINY_ARPG.vocab_size, (64, 1), generator=gen).expand(64, TINY_ARPG.block_size).clone()
+    labels = torch.randint(0, 2, (64,), generator=gen)
+    first = []
+    tc = ARPGTrainConfig(steps=60, batch=16, lr=1e-2, min_lr=1e-3, warmup=3)
+    train_arpg(codes, labels, tmp_path / "one", TINY_ARPG, tc, log=_log(first))
+    trained, _ = load_arpg(tmp_path / "one" / "arpg.safetensors")
+    second = []
+    still = ARPGTrainConfig(steps=5, batch=16, lr=1e-9, min_lr=1e-9, warmup=1)
+    train_arpg(codes, labels, tmp_path / "two", TINY_ARPG, still, log=_log(second), init=trained.state_dict())
+    # it goes on from where the first stage ended, not from a random init
+    assert np.mean([r["loss"] for r in second]) < 0.5 * np.mean([r["loss"] for r in first[:5]])
+    after, _ = load_arpg(tmp_path / "two" / "arpg.safetensors")
+    pairs = zip(after.state_dict().values(), trained.state_dict().values())
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in pairs)
 
 
 def test_exported_weights_load_with_their_class_names(tmp_path):
