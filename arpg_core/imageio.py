@@ -14,13 +14,14 @@ with an alpha channel count as black.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .atomic import atomic_write
 
 MAX_PIXELS = 64_000_000
 FORMATS = {
@@ -172,17 +173,8 @@ def save_image(
         kwargs["exif"] = exif
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = int(quality)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    _umask = os.umask(0)
-    os.umask(_umask)
-    os.chmod(tmp, 0o666 & ~_umask)  # mkstemp makes 0600; outputs get the usual permissions
-    try:
+    with atomic_write(path) as tmp:
         img.save(tmp, format=fmt, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .atomic import atomic_write
 from .checkpoints import save_safetensors
 from .config import ARPGConfig, VQConfig
 from .data import CropStream
@@ -301,9 +302,8 @@ def _save_state(path: Path, model, opt, step: int, generators: dict, extra: dict
         "torch_rng": torch.get_rng_state(),
         "extra": extra or {},
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _resume(path: Path, model, opt, generators: dict, extra: dict | None = None) -> int:
