@@ -20,9 +20,9 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(name)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask)  # after writing: a writer may have replaced tmp with a 0600 file of its own
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

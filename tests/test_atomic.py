@@ -32,3 +32,17 @@ def test_failure_keeps_the_old_file_and_leaves_nothing(tmp_path, error):
         raise error()
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_safetensors_outputs_get_the_usual_permissions_too(tmp_path):
+    """safetensors writes through a 0600 temporary file of its own; the result must still be 0666 - umask."""
+    import torch
+
+    from arpg_core.checkpoints import save_safetensors
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = tmp_path / "w.safetensors"
+    save_safetensors(path, {"x": torch.zeros(2)}, {"kind": "test"})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
