@@ -212,11 +212,13 @@ def train_arpg(
     log=None,
     stop_at: int | None = None,
     init: dict | None = None,
+    init_from: str | None = None,
 ) -> Path:
     """Train (or resume) ARPG on pre-tokenized crops; returns the path of the final safetensors weights.
 
     ``init``: a state dict to start from instead of the random init (a second stage with a fresh
-    optimizer and LR schedule). A checkpoint in ``out_dir`` still wins: resuming is always exact.
+    optimizer and LR schedule); ``init_from`` names it in the weights' metadata. A checkpoint in
+    ``out_dir`` still wins: resuming is always exact.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -255,7 +257,8 @@ def train_arpg(
         if step % tc.checkpoint_every == 0 or step == end:
             _save_state(out / "arpg_state.pt", model, opt, step, {"gen": gen})
             # usable weights at every checkpoint, so a run cut short still leaves a model behind
-            meta = {"kind": "arpg", "config": cfg.to_dict(), "train": {**asdict(tc), "done_steps": step}}
+            train = {**asdict(tc), "done_steps": step, **({"init": init_from} if init_from else {})}
+            meta = {"kind": "arpg", "config": cfg.to_dict(), "train": train}
             if class_names is not None:
                 meta["class_names"] = class_names
             save_safetensors(out / "arpg.safetensors", model.state_dict(), meta)

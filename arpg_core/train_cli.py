@@ -126,9 +126,20 @@ def _train_arpg(args) -> int:
             class_names=class_names,
             log=lambda r: f.write(json.dumps(r) + "\n"),
             init=init,
+            init_from=_provenance(args.init) if args.init else None,
         )
     print(f"wrote {path}")
     return 0
+
+
+def _provenance(weights: str) -> str:
+    """'<file name>: <its training settings>' for the metadata of a second stage."""
+    from safetensors import safe_open
+
+    with safe_open(weights, "pt") as f:
+        train = json.loads((f.metadata() or {}).get("train", "{}"))
+    keys = ("done_steps", "batch", "lr", "min_lr", "warmup", "num_crops", "seed")
+    return f"{Path(weights).name}: " + ", ".join(f"{k} {train[k]}" for k in keys if k in train)
 
 
 def _require_manifest(data: str) -> dict:

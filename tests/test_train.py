@@ -104,10 +104,13 @@ def test_arpg_second_stage_starts_from_the_given_weights(tmp_path):
     trained, _ = load_arpg(tmp_path / "one" / "arpg.safetensors")
     second = []
     still = ARPGTrainConfig(steps=5, batch=16, lr=1e-9, min_lr=1e-9, warmup=1)
-    train_arpg(codes, labels, tmp_path / "two", TINY_ARPG, still, log=_log(second), init=trained.state_dict())
+    train_arpg(
+        codes, labels, tmp_path / "two", TINY_ARPG, still, log=_log(second), init=trained.state_dict(), init_from="one"
+    )
     # it goes on from where the first stage ended, not from a random init
     assert np.mean([r["loss"] for r in second]) < 0.5 * np.mean([r["loss"] for r in first[:5]])
-    after, _ = load_arpg(tmp_path / "two" / "arpg.safetensors")
+    after, meta = load_arpg(tmp_path / "two" / "arpg.safetensors")
+    assert meta["train"]["init"] == "one"  # the second stage names what it started from
     pairs = zip(after.state_dict().values(), trained.state_dict().values())
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in pairs)
 
