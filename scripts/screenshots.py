@@ -137,9 +137,12 @@ def main() -> int:
     shot("05-outpaint")
 
     s.set_mode("expand")
+    s.set_params(variants=2)
     w.controller.refresh_plan()
+    assert w.controller.run(), s.block_reason
+    wait_for(lambda: not s.running)
     w.controller.lanczos()
-    wait_for(lambda: s.variants)
+    s.set_current(0)
     shot("06-expand")
 
     d = w.open_models()
