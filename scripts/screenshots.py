@@ -74,8 +74,11 @@ def main() -> int:
     wait_for(lambda: w.controller.engine is not None and not w.controller.loading)
     s = w.state
 
-    def shot(name: str) -> None:
-        pump(0.3)
+    def shot(name: str, settle: float = 0.3) -> None:
+        if settle:
+            pump(settle)
+        else:  # now, as it is: paint synchronously without taking further events
+            w.repaint()
         pix = QGuiApplication.primaryScreen().grabWindow(0)
         g = w.frameGeometry()
         pix.copy(0, 0, g.width(), g.height()).save(str(out / f"{name}.png"))
@@ -113,15 +116,16 @@ def main() -> int:
     w.controller.refresh_plan()
     grabbed = []
 
-    def on_progress(step: int, total: int, _eta: float) -> None:
-        if not grabbed and total and step >= total // 6:
+    def on_preview() -> None:  # the first live preview past a quarter of the run
+        step, total, _eta = s.progress
+        if not grabbed and s.preview is not None and total and step >= total // 4:
             grabbed.append(step)
-            shot("03-running")
+            shot("03-running", settle=0)
 
-    s.progress_changed.connect(on_progress)
+    s.preview_changed.connect(on_preview)
     assert w.controller.run(), s.block_reason
     wait_for(lambda: not s.running)
-    s.progress_changed.disconnect(on_progress)
+    s.preview_changed.disconnect(on_preview)
     shot("04-variants")
 
     s.set_current(0)
