@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import shutil
@@ -51,13 +52,26 @@ def autosave_dir() -> Path:
     return data_dir() / "autosave"
 
 
+_autosave_lock = threading.Lock()
+_autosave_seq = itertools.count(1)
+_autosave_written = [0]  # the sequence number of the snapshot on disk
+
+
 def write_autosave(rgb, alpha, mask, icc, exif, meta: dict, folder: Path | None = None) -> threading.Thread:
     """Write the document in a background thread (arrays are snapshotted first); returns the thread."""
     folder = folder or autosave_dir()
     rgb, alpha, mask = rgb.copy(), None if alpha is None else alpha.copy(), mask.copy()
     meta = {**meta, "saved_at": time.time(), "size": [int(rgb.shape[1]), int(rgb.shape[0])]}
 
+    seq = next(_autosave_seq)
+
     def work() -> None:
+        with _autosave_lock:  # one writer at a time, and an older snapshot never replaces a newer one
+            if seq < _autosave_written[0]:
+                return
+            _write(seq)
+
+    def _write(seq: int) -> None:
         try:
             tmp = folder.with_name(folder.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
@@ -71,6 +85,7 @@ def write_autosave(rgb, alpha, mask, icc, exif, meta: dict, folder: Path | None 
             (tmp / "document.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
             shutil.rmtree(folder, ignore_errors=True)
             tmp.rename(folder)
+            _autosave_written[0] = seq
         except Exception:
             log.exception("autosave failed")
 
