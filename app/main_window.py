@@ -649,7 +649,8 @@ class MainWindow(QMainWindow):
 
 
 def run_app(argv: list[str]) -> int:
-    """Start the GUI; ``--selftest`` runs one small inpaint offscreen and prints one line."""
+    """Start the GUI, opening the image named in ``argv`` if any; ``--selftest`` runs one small inpaint
+    offscreen and prints one line."""
     selftest = "--selftest" in argv
     if selftest:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -666,8 +667,20 @@ def run_app(argv: list[str]) -> int:
     if unknown:
         print(f"arpg-studio: unknown option {unknown[0]} (try --selftest or -h)", file=sys.stderr)
         return 2
+    window = show_window([a for a in argv if not a.startswith("-")])  # referenced while the loop runs
+    code = app.exec()
+    window.deleteLater()
+    return code
+
+
+def show_window(documents: list[str]) -> MainWindow:
+    """Show the main window and, once the event loop runs, load the model and open the first document
+    (`arpg-studio photo.jpg`, as a file manager's "Open with" runs it) or offer a crash recovery."""
     window = MainWindow()
     window.show()
     QTimer.singleShot(0, window.start)
-    QTimer.singleShot(200, window.offer_recovery)
-    return app.exec()
+    if documents:
+        QTimer.singleShot(0, lambda: window.open_path(documents[0]))
+    else:
+        QTimer.singleShot(200, window.offer_recovery)
+    return window

@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_names() -> list[str]:
+    from . import edit_cli, train_cli, weights_cli  # noqa: F401  (register their commands)
+
+    return sorted(COMMANDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import edit_cli, train_cli, weights_cli  # noqa: F401  (register their commands)
 

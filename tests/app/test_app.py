@@ -322,6 +322,22 @@ def test_autosave_round_trip(window, qtbot, tmp_path, with_alpha):
     assert files.read_autosave() is None
 
 
+def test_concurrent_autosaves_leave_the_newest_whole(tmp_path, caplog):
+    from app import files
+
+    folder = tmp_path / "autosave"
+    threads = []
+    for i in range(6):  # as a timer tick and a close can overlap
+        rgb = np.full((24, 32, 3), 40 * i, np.uint8)
+        threads.append(files.write_autosave(rgb, None, np.zeros((24, 32), bool), None, None, {"i": i}, folder))
+    for t in threads:
+        t.join(10)
+    data = files.read_autosave(folder)
+    assert data is not None and data["meta"]["i"] == 5 and int(data["rgb"][0, 0, 0]) == 200
+    assert "autosave failed" not in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["autosave"]
+
+
 def test_selftest_runs_the_worker_path(qtbot, engine, monkeypatch, capsys):
     from app import engine_loader
     from app.main_window import run_app
@@ -330,6 +346,41 @@ def test_selftest_runs_the_worker_path(qtbot, engine, monkeypatch, capsys):
     assert run_app(["--selftest"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("selftest ok: inpaint 128x128 in ")
+
+
+def test_an_image_argument_starts_the_app_and_a_command_the_cli(monkeypatch, photo, tmp_path):
+    import arpg_core.cli
+    from app import __main__ as entry
+    from app import main_window
+
+    calls = []
+    monkeypatch.setattr(main_window, "run_app", lambda argv: calls.append(("app", argv)) or 0)
+    monkeypatch.setattr(arpg_core.cli, "main", lambda argv: calls.append(("cli", argv)) or 0)
+    missing = str(tmp_path / "missing.jpg")
+    for argv in ([str(photo)], [missing], [], ["--selftest"], ["inpaint", str(photo)], ["weights", "list"], ["-h"]):
+        assert entry.main(argv) == 0
+    assert calls == [
+        ("app", [str(photo)]),
+        ("app", [missing]),  # the app says in a dialog that it is missing
+        ("app", []),
+        ("app", ["--selftest"]),
+        ("cli", ["inpaint", str(photo)]),
+        ("cli", ["weights", "list"]),
+        ("cli", ["-h"]),
+    ]
+
+
+def test_the_app_opens_the_image_it_is_started_with(qtbot, engine, monkeypatch, photo):
+    from app import engine_loader
+    from app.main_window import show_window
+
+    monkeypatch.setattr(engine_loader, "load_default_engine", lambda **kw: engine)
+    window = show_window([str(photo)])
+    qtbot.addWidget(window)
+    window.quiet = True
+    qtbot.waitUntil(lambda: window.state.source_path == photo and window.controller.engine is engine, timeout=20_000)
+    assert window.state.size == (128, 96)
+    window.controller.shutdown()
 
 
 def test_settings_persist_across_windows(qtbot, engine):
