@@ -328,7 +328,7 @@ class Engine:
                 preview = None
                 now = time.perf_counter()
                 if r.preview and (now - last_preview >= r.preview_interval or done == total):
-                    preview = self._preview(canvases[0], job, step, plan, pad_hw)
+                    preview = self._preview(canvases[0], job, step, plan, pad_hw, jobs[wi + 1 :])
                     last_preview = time.perf_counter()
                 yield self._progress(done, total, wi, len(jobs), t_start, preview)
             images = self._decode_window(step.grid, plan, pad_hw, win)
@@ -451,8 +451,9 @@ class Engine:
         self._timings["decode"] += time.perf_counter() - t0
         return out
 
-    def _preview(self, canvas, job: _Job, step: StepResult, plan: DecodePlan, pad_hw) -> np.ndarray:
-        """Variant 0's canvas with the tokens decoded so far; positions still unknown are shown grey."""
+    def _preview(self, canvas, job: _Job, step: StepResult, plan: DecodePlan, pad_hw, later: list[_Job]) -> np.ndarray:
+        """Variant 0's canvas with the tokens decoded so far; positions still unknown, in this window and
+        in the windows still to come, are shown neutral grey."""
         t0 = time.perf_counter()
         grid = step.grid[:1]
         img = _to_uint8(self._grid_images(grid, plan))[0]
@@ -460,13 +461,16 @@ class Engine:
         p = self.patch
         pending = (grid.view(plan.side, plan.side)[:h, :w] < 0).numpy()
         pending_px = np.kron(pending, np.ones((p, p), bool))
-        img[pending_px] = (img[pending_px] // 4 + 96).astype(np.uint8)  # neutral grey, faintly showing texture
+        img[pending_px] = _neutral(img[pending_px])
         wh, ww = pad_hw
         img = img[:wh, :ww]
         win = job.window
         if (ww, wh) != (win.width, win.height):
             img = cv2.resize(img, (win.width, win.height), interpolation=cv2.INTER_LINEAR)
         out = canvas.copy()
+        for other in later:
+            oys, oxs = other.window.slices()
+            out[oys, oxs] = composite(out[oys, oxs], _neutral(out[oys, oxs]), other.write)
         ys, xs = win.slices()
         out[ys, xs] = composite(out[ys, xs], img, job.write)
         self._timings["preview"] += time.perf_counter() - t0
@@ -515,6 +519,11 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     if precision == "int8" and device.type != "cpu":
         raise ValueError("int8 (fast mode) runs on the CPU only")
     return precision
+
+
+def _neutral(pixels: np.ndarray) -> np.ndarray:
+    """Not decoded yet: a neutral grey that faintly shows what is underneath."""
+    return (pixels // 4 + 96).astype(np.uint8)
 
 
 def _num_steps(n_unknown: int, params: SamplingParams) -> int:

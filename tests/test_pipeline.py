@@ -113,6 +113,23 @@ def test_preview_only_when_asked(engine):
     assert np.array_equal(loud[-1].preview, result.images[0])
 
 
+def test_preview_shows_every_region_still_to_decode_as_neutral(engine):
+    img = photo(40, 64)
+    mask = np.zeros((40, 64), bool)
+    mask[4:12, 4:12] = True  # two regions far enough apart for two windows of the tiny model
+    mask[28:36, 50:58] = True
+    progress, result = run(
+        engine, EditRequest("inpaint", img, mask, steps=4, feather=0, preview=True, preview_interval=0)
+    )
+    assert len(result.windows) == 2 and progress[0].window == 0
+    first = progress[0].preview
+    second = result.windows[1]
+    regions = [(slice(4, 12), slice(4, 12)), (slice(28, 36), slice(50, 58))]
+    later = next(r for r in regions if second.x0 <= r[1].start and r[1].stop <= second.x1)
+    assert np.array_equal(first[later], (img[later] // 4 + 96).astype(np.uint8))  # the later region: neutral
+    assert np.array_equal(first[~mask], img[~mask])  # the rest: the source
+
+
 def test_cancel_leaves_inputs_untouched(engine):
     img = photo(40, 40)
     mask = np.zeros((40, 40), bool)
