@@ -423,8 +423,7 @@ class SidePanel(QWidget):
             return
         self.progress.setRange(0, total)
         self.progress.setValue(step)
-        left = f"about {eta:.0f} s left" if eta >= 1 else "almost done"
-        self.progress_label.setText(f"Step {step}/{total} · {left}")
+        self.progress_label.setText(f"Step {step}/{total} · {time_left(eta)}")
 
     # --- widgets -> state --------------------------------------------------------------------------
 
@@ -464,6 +463,15 @@ class SidePanel(QWidget):
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
+
+def time_left(eta: float) -> str:
+    if eta < 1:
+        return "under a second left"
+    if eta < 59.5:
+        return f"about {eta:.0f} s left"
+    minutes, seconds = divmod(round(eta), 60)
+    return f"about {minutes} min {seconds:02d} s left"
 
 
 class VariantStrip(QWidget):

@@ -281,6 +281,19 @@ def test_variant_keys_and_compare(window, qtbot, photo):
     assert s.split == 0.5 and window.canvas.split_item.isVisible()
 
 
+def test_time_left_reads_naturally():
+    from app.panels import time_left
+
+    assert [time_left(t) for t in (0.2, 1.4, 42, 59.6, 61, 754)] == [
+        "under a second left",
+        "about 1 s left",
+        "about 42 s left",
+        "about 1 min 00 s left",
+        "about 1 min 01 s left",
+        "about 12 min 34 s left",
+    ]
+
+
 def test_class_picker_sets_the_label(window, qtbot):
     edit = window.panel.class_edit
     names = window.state.engine_info.class_names
