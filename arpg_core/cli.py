@@ -73,11 +73,20 @@ def _prepare(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arpg-studio",
-        description="Zero-shot inpainting, outpainting and 2x expansion with ARPG. Without a command, starts the app.",
+        usage="arpg-studio [IMAGE] | arpg-studio COMMAND ... | arpg-studio --selftest",
+        description="Zero-shot inpainting, outpainting and 2x expansion with ARPG.\n\n"
+        "Without a command, starts the app (opening IMAGE if given);\n"
+        "--selftest runs one edit offscreen and exits.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    lines = []
     for name, add_args in COMMANDS.items():
-        add_args(sub.add_parser(name))
+        p = sub.add_parser(name)
+        add_args(p)
+        summary = (p.description or "").split(". ")[0].rstrip(".")
+        lines.append(f"  {name:<16} {summary}")
+    parser.epilog = "commands (arpg-studio COMMAND -h for each one's options):\n" + "\n".join(lines)
     return parser
 
 

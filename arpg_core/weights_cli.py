@@ -13,9 +13,9 @@ MB = 1_000_000
 @command("weights")
 def _weights_args(p) -> None:
     p.description = (
-        "Manage model weights: the official ARPG-L/XL/XXL and the VQ-16 tokenizer are downloaded (or imported "
-        "from a copied file, offline) into the user cache, converted to safetensors. Set ARPG_STUDIO_CACHE to "
-        "choose the folder."
+        "Manage model weights (list, download, import, remove). The official ARPG-L/XL/XXL and the VQ-16 "
+        "tokenizer are downloaded (or imported from a copied file, offline) into the user cache, converted to "
+        "safetensors. Set ARPG_STUDIO_CACHE to choose the folder."
     )
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     ls = sub.add_parser("list", help="models known and installed, with sizes and estimates")

@@ -255,3 +255,14 @@ def test_official_layout_pt_files_with_imagenet_classes(tmp_path, photo):
     )
     assert json.loads(proc.stdout)["class"] == 207
     assert Image.open(tmp_path / "o.png").size == (48, 48)
+
+
+def test_help_lists_every_command_and_how_to_start_the_app(capsys):
+    from arpg_core.cli import command_names, main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["-h"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "arpg-studio [IMAGE]" in out and "--selftest" in out
+    listed = [line.split()[0] for line in out.split("commands (")[1].splitlines()[1:] if line.strip()]
+    assert listed == list(dict.fromkeys(listed)) and sorted(listed) == command_names()
