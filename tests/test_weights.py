@@ -7,7 +7,6 @@ ARPG, ``{"model": ...}`` for the VQ tokenizer) and registered as entries of thei
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import os
 import signal
@@ -22,28 +21,14 @@ from pathlib import Path
 import pytest
 import torch
 from hubserver import FakeHub
-from tiny import TINY_ARPG, tiny_arpg, tiny_vq
+from tiny import ARPG_PARAMS, TINY_ARPG, TINY_ENTRIES, files_under, pt_bytes, tiny_arpg, tiny_vq
 
 from arpg_core import weights
 from arpg_core.checkpoints import CheckpointError, read_checkpoint
 from arpg_core.config import ARPG_PRESETS, VQ_PRESETS
-from arpg_core.registry import REGISTRY, ModelEntry, estimate, imagenet_class_names, load_engine
+from arpg_core.registry import REGISTRY, estimate, imagenet_class_names, load_engine
 
 TESTS = Path(__file__).resolve().parent
-ARPG_PARAMS = sum(p.numel() for p in tiny_arpg().parameters())
-VQ_PARAMS = sum(p.numel() for p in tiny_vq().parameters())
-TINY_ENTRIES = {
-    "TINY-ARPG": ModelEntry(
-        "TINY-ARPG", "arpg", "test-org/tiny-arpg", "tiny_arpg.pt", None, ARPG_PARAMS, "TINY-VQ", 64, "metadata"
-    ),
-    "TINY-VQ": ModelEntry("TINY-VQ", "vq", "test-org/tiny-vq", "tiny_vq.pt", None, VQ_PARAMS, None, 64, "metadata"),
-}
-
-
-def pt_bytes(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +59,6 @@ def hub(cache, monkeypatch):
     with FakeHub(timeout=30) as server:
         monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
         yield server
-
-
-def files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 def sha256(path: Path) -> str:
@@ -311,7 +292,7 @@ def test_cli_download_ctrl_c_exits_130_and_leaves_nothing(hub, cache, blobs):
     hub.add("test-org/tiny-arpg", "tiny_arpg.pt", blobs["arpg"], stall_after=50_000)
     code = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
-        "from test_weights import TINY_ENTRIES\n"
+        "from tiny import TINY_ENTRIES\n"
         "from arpg_core.registry import REGISTRY\n"
         "REGISTRY.update(TINY_ENTRIES)\n"
         "from arpg_core.cli import main\n"

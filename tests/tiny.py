@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import torch
 
 from arpg_core.config import ARPGConfig, VQConfig
 from arpg_core.model import ARPG
+from arpg_core.registry import ModelEntry
 from arpg_core.tokenizer import VQModel
 
 TINY_ARPG = ARPGConfig(dim=64, n_layer=4, n_head=4, vocab_size=64, num_classes=5, block_size=64, multiple_of=32)
@@ -32,3 +36,26 @@ def tiny_arpg(seed: int = 0, cfg: ARPGConfig = TINY_ARPG) -> ARPG:
 def tiny_vq(seed: int = 0, cfg: VQConfig = TINY_VQ) -> VQModel:
     torch.manual_seed(seed)
     return VQModel(cfg).eval()
+
+
+# --- the tiny models as hub downloads (tests/test_weights.py, tests/app/test_models.py) -------------------
+
+ARPG_PARAMS = sum(p.numel() for p in tiny_arpg().parameters())
+VQ_PARAMS = sum(p.numel() for p in tiny_vq().parameters())
+TINY_ENTRIES = {  # registry entries of their own, standing in for the official ones
+    "TINY-ARPG": ModelEntry(
+        "TINY-ARPG", "arpg", "test-org/tiny-arpg", "tiny_arpg.pt", None, ARPG_PARAMS, "TINY-VQ", 64, "metadata"
+    ),
+    "TINY-VQ": ModelEntry("TINY-VQ", "vq", "test-org/tiny-vq", "tiny_vq.pt", None, VQ_PARAMS, None, 64, "metadata"),
+}
+
+
+def pt_bytes(obj) -> bytes:
+    """``obj`` pickled with torch.save, as the official .pt files are."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []

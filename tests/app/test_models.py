@@ -6,39 +6,19 @@ the cache is a temporary folder ($ARPG_STUDIO_CACHE)."""
 
 from __future__ import annotations
 
-import io
 import threading
 
 import pytest
-import torch
 from hubserver import FakeHub
 from PySide6.QtWidgets import QMessageBox
-from tiny import tiny_arpg, tiny_vq
+from tiny import TINY_ENTRIES, files_under, pt_bytes, tiny_arpg, tiny_vq
 
 from arpg_core import weights
 from arpg_core.checkpoints import save_safetensors
-from arpg_core.registry import REGISTRY, ModelEntry
+from arpg_core.registry import REGISTRY
 
 LOAD_TIMEOUT = 15_000
-ARPG_PARAMS = sum(p.numel() for p in tiny_arpg().parameters())
-VQ_PARAMS = sum(p.numel() for p in tiny_vq().parameters())
-TINY_ENTRIES = {
-    "TINY-ARPG": ModelEntry(
-        "TINY-ARPG", "arpg", "test-org/tiny-arpg", "tiny_arpg.pt", None, ARPG_PARAMS, "TINY-VQ", 64, "metadata"
-    ),
-    "TINY-VQ": ModelEntry("TINY-VQ", "vq", "test-org/tiny-vq", "tiny_vq.pt", None, VQ_PARAMS, None, 64, "metadata"),
-}
 CAT_NAMES = ["cat", "dog", "house", "tree", "cup"]
-
-
-def pt_bytes(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def files_under(folder) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 @pytest.fixture
