@@ -108,14 +108,14 @@ def _train_arpg(args) -> int:
         codes, labels = pretokenize(vq, args.data, "train", tc.num_crops, tc.crop, tc.seed)
         torch.save({"codes": codes, "labels": labels}, cache)
     cfg = ARPGConfig(**EMBEDDED_ARPG, num_classes=len(class_names))
-    init = None
+    init = init_from = None
     if args.init:
         from .checkpoints import load_arpg
 
-        base, _ = load_arpg(args.init)
+        base, meta = load_arpg(args.init)
         if base.cfg != cfg:
             raise UserError(f"{args.init}: its config {base.cfg} differs from this run's {cfg}")
-        init = base.state_dict()
+        init, init_from = base.state_dict(), _provenance(args.init, meta.get("train") or {})
     with open(out / "arpg_log.jsonl", "a") as f:
         path = train_arpg(
             codes,
@@ -126,18 +126,14 @@ def _train_arpg(args) -> int:
             class_names=class_names,
             log=lambda r: f.write(json.dumps(r) + "\n"),
             init=init,
-            init_from=_provenance(args.init) if args.init else None,
+            init_from=init_from,
         )
     print(f"wrote {path}")
     return 0
 
 
-def _provenance(weights: str) -> str:
+def _provenance(weights: str, train: dict) -> str:
     """'<file name>: <its training settings>' for the metadata of a second stage."""
-    from safetensors import safe_open
-
-    with safe_open(weights, "pt") as f:
-        train = json.loads((f.metadata() or {}).get("train", "{}"))
     keys = ("done_steps", "batch", "lr", "min_lr", "warmup", "num_crops", "seed")
     return f"{Path(weights).name}: " + ", ".join(f"{k} {train[k]}" for k in keys if k in train)
 
