@@ -19,7 +19,6 @@ from .state import MODE_VERBS, AppState, EngineInfo, Snapshot, Variant
 
 log = logging.getLogger("arpg_studio.controller")
 PREVIEW_INTERVAL = 0.2  # s between live previews
-EXPAND_LOCK = 1.0  # px: the engine's default low-band lock for Expand 2x (docs/expand.md)
 
 
 class RunController(QObject):
@@ -146,7 +145,7 @@ class RunController(QObject):
             variants=p.variants,
             feather=p.feather,
             seam_first=p.seam_first,
-            expand_lock=EXPAND_LOCK if p.keep_source else 0.0,
+            expand_lock=EditRequest.expand_lock if p.keep_source else 0.0,  # the engine's default, or off
             preview=preview,
             preview_interval=PREVIEW_INTERVAL,
         )
