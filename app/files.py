@@ -69,9 +69,9 @@ def write_autosave(rgb, alpha, mask, icc, exif, meta: dict, folder: Path | None 
         with _autosave_lock:  # one writer at a time, and an older snapshot never replaces a newer one
             if seq < _autosave_written[0]:
                 return
-            _write(seq)
+            _write()
 
-    def _write(seq: int) -> None:
+    def _write() -> None:
         try:
             tmp = folder.with_name(folder.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
