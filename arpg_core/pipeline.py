@@ -278,6 +278,15 @@ class Engine:
 
     # --- running ---------------------------------------------------------------------------------------
 
+    def edit(self, r: EditRequest) -> EditResult:
+        """Run a request to the end without watching its progress (scripts, benchmarks)."""
+        gen = self.run(r)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                return stop.value
+
     def run(self, r: EditRequest) -> Generator[Progress, None, EditResult]:
         self.check(r)
         t_start = time.perf_counter()

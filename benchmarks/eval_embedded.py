@@ -36,15 +36,6 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-def run(engine: Engine, request: EditRequest) -> np.ndarray:
-    gen = engine.run(request)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value.images[0]
-
-
 def stroke_mask(size: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img = Image.new("L", (size, size), 0)
@@ -111,7 +102,7 @@ def main() -> None:
     for i in range(5):
         req = EditRequest("inpaint", real[i], box, steps=args.steps, seed=i)
         t = time.perf_counter()
-        run(engine, req)
+        engine.edit(req)
         times.append(time.perf_counter() - t)
 
     print(f"| measure (held-out photos, {size} px, {args.crops} crops) | value |")
@@ -147,7 +138,7 @@ def main() -> None:
                     req = EditRequest("outpaint", inner, extend=(border,) * 4, steps=args.steps, seed=i)
                 else:
                     req = EditRequest("inpaint", src, mask, steps=args.steps, seed=i)
-                ours = run(engine, req)
+                ours = engine.edit(req).images[0]
                 telea = cv2.inpaint(src, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
                 shown = src.copy()
                 shown[mask] = shown[mask] // 3

@@ -34,13 +34,7 @@ def test_real_inpaint_keeps_every_pixel_outside_the_mask(engine):
     mask[30:70, 40:90] = True
     mask[100:140, 150:190] = True
     req = EditRequest("inpaint", img, mask, steps=8, variants=2, seed=0, feather=6)
-    gen = engine.run(req)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            break
+    result = engine.edit(req)
     keep = feather_alpha(mask, 6) == 0
     for out in result.images:
         assert np.array_equal(out[keep], img[keep])

@@ -195,3 +195,9 @@ def test_precision_rules():
         resolve_precision(torch.device("cuda"), "int8")
     with pytest.raises(ValueError, match="unknown precision"):
         resolve_precision(torch.device("cpu"), "fp8")
+
+
+def test_edit_runs_to_the_same_result_as_watching_the_steps(engine):
+    request = EditRequest("inpaint", photo(20, 24), np.ones((20, 24), bool), steps=4, seed=3)
+    _, watched = run(engine, request)
+    assert np.array_equal(engine.edit(request).images[0], watched.images[0])
