@@ -41,6 +41,10 @@ class VQTrainConfig:
     reseed_every: int = 200  # steps between re-seeding dead codes; 0 = never
     l1_weight: float = 1.0
     mse_weight: float = 1.0
+    # Colour terms (0 = the first embedded tokenizer's recipe). Natural images vary least along the
+    # red-green axis, so a pixel loss alone lets a small bottleneck drop it (assets/MODEL_CARD.md):
+    chroma_weight: float = 0.0  # L1 on the two opponent chroma channels
+    lowpass_weight: float = 0.0  # L1 on the token-cell means (the colour and coarse shape of each cell)
     seed: int = 0
     checkpoint_every: int = 250
     # Second stage: train only the decoder (at the full window size) on top of a trained tokenizer.
@@ -75,11 +79,28 @@ def lr_at(step: int, total: int, peak: float, warmup: int, floor: float = 0.0) -
 # --- tokenizer --------------------------------------------------------------------------------------
 
 
+# RGB -> the two opponent chroma channels: red-green (close to CIELAB a*) and yellow-blue (close to b*).
+_CHROMA = torch.tensor([[0.5, -0.5, 0.0], [0.25, 0.25, -0.5]])
+
+
+def opponent_chroma(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 2, H, W) red-green and yellow-blue differences."""
+    return torch.einsum("cr,brhw->bchw", _CHROMA.to(images), images)
+
+
 def vq_loss(model: VQModel, images: torch.Tensor, tc: VQTrainConfig) -> tuple[torch.Tensor, dict, torch.Tensor]:
     recon, vq_losses, codes = model.forward_train(images)
     rec = tc.mse_weight * F.mse_loss(recon, images) + tc.l1_weight * F.l1_loss(recon, images)
+    parts = {"rec": rec.item()}
+    if tc.chroma_weight:
+        col = tc.chroma_weight * F.l1_loss(opponent_chroma(recon), opponent_chroma(images))
+        rec, parts["chroma"] = rec + col, col.item()
+    if tc.lowpass_weight:
+        ds = model.cfg.downsample
+        low = tc.lowpass_weight * F.l1_loss(F.avg_pool2d(recon, ds), F.avg_pool2d(images, ds))
+        rec, parts["lowpass"] = rec + low, low.item()
     total = rec + sum(vq_losses.values())
-    return total, {"rec": rec.item(), **{k: v.item() for k, v in vq_losses.items()}}, codes
+    return total, {**parts, **{k: v.item() for k, v in vq_losses.items()}}, codes
 
 
 def reseed_dead_codes(model: VQModel, latents: torch.Tensor, used: torch.Tensor, generator: torch.Generator) -> int:

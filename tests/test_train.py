@@ -12,6 +12,8 @@ from PIL import Image
 from tiny import TINY_ARPG, TINY_VQ
 
 from arpg_core.checkpoints import load_arpg
+from arpg_core.config import VQConfig
+from arpg_core.tokenizer import VQModel
 from arpg_core.train import (
     ARPGTrainConfig,
     VQTrainConfig,
@@ -146,3 +148,27 @@ def test_decoder_only_stage_keeps_the_codes(photos, tmp_path):
             continue  # trained parts, and usage statistics that inference never reads
         assert same, f"{k} changed in the decoder-only stage"
     assert not torch.equal(tuned["decoder.conv_out.weight"], before["decoder.conv_out.weight"])
+
+
+def test_colour_terms_of_the_tokenizer_loss():
+    from dataclasses import replace
+
+    from arpg_core.train import opponent_chroma, vq_loss
+
+    grey = torch.full((1, 3, 8, 8), 0.3)
+    assert opponent_chroma(grey).abs().max() < 1e-6  # no chroma in a grey image
+    green = torch.tensor([-0.2, 0.2, -0.6]).view(1, 3, 1, 1).expand(1, 3, 8, 8)
+    assert opponent_chroma(green)[0, 0].mean() < 0  # red-green channel: green is negative
+
+    cfg = VQConfig(codebook_size=16, codebook_dim=4, z_channels=8, ch=8, ch_mult=(1, 2), num_groups=4)
+    model = VQModel(cfg)
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    plain, parts, _ = vq_loss(model, images, VQTrainConfig())
+    assert "chroma" not in parts and "lowpass" not in parts
+    tc = replace(VQTrainConfig(), chroma_weight=2.0, lowpass_weight=2.0)
+    torch.manual_seed(0)
+    total, parts, _ = vq_loss(model, images, tc)
+    assert parts["chroma"] > 0 and parts["lowpass"] > 0
+    assert total.item() == pytest.approx(plain.item() + parts["chroma"] + parts["lowpass"], rel=1e-5)
+    total.backward()
+    assert model.decoder.conv_out.weight.grad.abs().sum() > 0
