@@ -3,8 +3,10 @@
     python benchmarks/eval_embedded.py data/photos [--arpg assets/embedded-arpg.safetensors]
         [--tokenizer assets/embedded-tokenizer.safetensors] [--grid assets/embedded-examples.png]
 
-Prints (as Markdown) the tokenizer PSNR at 128 px next to 8x bicubic down/up, ARPG's held-out bits per
-token next to the unigram entropy of the same tokens, and the time of one 128 px inpaint end to end.
+Prints (as Markdown) the tokenizer's round trip at 128 px: PSNR next to 8x bicubic down/up, the PSNR and
+a*b* error of the 16x16 block means and the chroma ratio (with ``--old-tokenizer`` FILE, that one's
+figures alongside); ARPG's held-out bits per token next to the unigram entropy of the same tokens, and
+the time of one 128 px inpaint end to end. Fills against Telea: ``benchmarks/eval_fill.py``.
 The grid shows, per held-out photo: a centre box, a free-form stroke and an outpainted border, each
 as source | mask | ARPG | OpenCV Telea.
 """
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from arpg_core import metrics
 from arpg_core.checkpoints import load_arpg, load_vq
 from arpg_core.data import CropStream
 from arpg_core.pipeline import EditRequest, Engine
@@ -27,13 +30,23 @@ from arpg_core.registry import class_names_for
 from arpg_core.train import bits_per_token, pretokenize, unigram_entropy_bits
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255**2 / max(mse, 1e-10)))
-
-
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def tokenizer_colour(real: np.ndarray, recon: np.ndarray) -> dict[str, float]:
+    """Block-mean (16x16) PSNR, a*b* error and chroma ratio, averaged over the crops."""
+    return {
+        "block_psnr": statistics.mean(metrics.block_psnr(a, b, 16) for a, b in zip(real, recon)),
+        "ab_error": statistics.mean(metrics.ab_error(b, a, 16) for a, b in zip(real, recon)),
+        "chroma_ratio": metrics.chroma_ratio(recon, real, 16),
+    }
+
+
+@torch.no_grad()
+def tokenizer_figures(vq, images: torch.Tensor, real: np.ndarray) -> dict[str, float]:
+    recon = np.concatenate([to_uint8(vq.decode(vq.encode(images[i : i + 32]))) for i in range(0, len(images), 32)])
+    return {"psnr": statistics.mean(metrics.psnr(a, b) for a, b in zip(real, recon)), **tokenizer_colour(real, recon)}
 
 
 def stroke_mask(size: int, seed: int) -> np.ndarray:
@@ -50,6 +63,7 @@ def main() -> None:
     ap.add_argument("data")
     ap.add_argument("--arpg", default="assets/embedded-arpg.safetensors")
     ap.add_argument("--tokenizer", default="assets/embedded-tokenizer.safetensors")
+    ap.add_argument("--old-tokenizer", default=None, help="also measure this tokenizer's round trip")
     ap.add_argument("--grid", default=None, help="write the example grid PNG here")
     ap.add_argument("--crops", type=int, default=256)
     ap.add_argument("--steps", type=int, default=32)
@@ -62,7 +76,10 @@ def main() -> None:
     stream = CropStream(args.data, "heldout", size, generator=torch.Generator().manual_seed(123))
     images, _ = stream.batch(args.crops)
     real = to_uint8(images)
-    recon = np.concatenate([to_uint8(vq.decode(vq.encode(images[i : i + 32]))) for i in range(0, len(images), 32)])
+    tokenizers = {"tokenizer": vq}
+    if args.old_tokenizer:
+        tokenizers["old tokenizer"] = load_vq(args.old_tokenizer)[0]
+    figures = {name: tokenizer_figures(model, images, real) for name, model in tokenizers.items()}
     small = size // vq.cfg.downsample
     bicubic = np.stack(
         [
@@ -74,8 +91,10 @@ def main() -> None:
             for im in real
         ]
     )
-    psnr_vq = statistics.mean(psnr(a, b) for a, b in zip(real, recon))
-    psnr_bicubic = statistics.mean(psnr(a, b) for a, b in zip(real, bicubic))
+    figures["8x bicubic down/up"] = {
+        "psnr": statistics.mean(metrics.psnr(a, b) for a, b in zip(real, bicubic)),
+        **tokenizer_colour(real, bicubic),
+    }
 
     codes, labels = pretokenize(vq, args.data, "heldout", args.crops, size, seed=321)
     bpt = bits_per_token(arpg, codes, labels)
@@ -107,8 +126,11 @@ def main() -> None:
 
     print(f"| measure (held-out photos, {size} px, {args.crops} crops) | value |")
     print("| --- | --- |")
-    print(f"| tokenizer PSNR | {psnr_vq:.2f} dB |")
-    print(f"| 8x bicubic down/up PSNR (reference) | {psnr_bicubic:.2f} dB |")
+    for name, f in figures.items():
+        print(f"| {name}: PSNR | {f['psnr']:.2f} dB |")
+        print(f"| {name}: PSNR of the 16x16 block means | {f['block_psnr']:.2f} dB |")
+        print(f"| {name}: a*b* error of the 16x16 block means | {f['ab_error']:.2f} |")
+        print(f"| {name}: chroma ratio (output / input) | {f['chroma_ratio']:.3f} |")
     print(f"| codebook entries used by the held-out crops | {used} / {vq.cfg.codebook_size} |")
     print(f"| ARPG held-out bits per token (random orders) | {bpt:.3f} |")
     print(f"| unigram entropy of the same tokens | {unigram:.3f} |")
