@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from .cli import UserError, command
 from .config import ARPGConfig, VQConfig
 
 # The embedded model: a 16x16 token grid on 128 px (8x downsampling), sized for a 2-core CPU.
-EMBEDDED_VQ = VQConfig(
+# v1, the first shipped tokenizer: GroupNorm(32) on its 32-channel levels normalises every channel on
+# its own, which throws away each feature map's mean over the window, and with it the window's colour
+# (assets/MODEL_CARD.md, "Why colour was lost").
+EMBEDDED_VQ_V1 = VQConfig(
     codebook_size=1024,
     codebook_dim=8,
     z_channels=64,
@@ -18,7 +22,14 @@ EMBEDDED_VQ = VQConfig(
     encoder_res_blocks=1,
     decoder_res_blocks=2,
 )
-EMBEDDED_ARPG = dict(dim=256, n_layer=8, n_head=4, vocab_size=1024, block_size=256, multiple_of=64)
+# v2: groups of 4 channels or more, and four times the codes.
+EMBEDDED_VQ = replace(EMBEDDED_VQ_V1, num_groups=8, codebook_size=4096)
+# Tokenizer recipes, by name: the config and the colour terms of the loss.
+TOKENIZER_RECIPES: dict[str, tuple[VQConfig, dict[str, float]]] = {
+    "v1": (EMBEDDED_VQ_V1, {"chroma_weight": 0.0, "lowpass_weight": 0.0}),
+    "v2": (EMBEDDED_VQ, {"chroma_weight": 1.0, "lowpass_weight": 1.0}),
+}
+EMBEDDED_ARPG = dict(dim=256, n_layer=8, n_head=4, block_size=256, multiple_of=64)  # vocab: the tokenizer's
 
 
 @command("train-tokenizer")
@@ -31,6 +42,13 @@ def _tok_args(p) -> None:
     p.add_argument("--crop", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--recipe", choices=list(TOKENIZER_RECIPES), default="v2", help="tokenizer config and loss")
+    p.add_argument(
+        "--init",
+        metavar="TOKENIZER",
+        default=None,
+        help="start the whole model from this tokenizer (its config) with a fresh optimizer and schedule",
+    )
     p.add_argument(
         "--decoder-only",
         metavar="TOKENIZER",
@@ -44,11 +62,14 @@ def _train_tokenizer(args) -> int:
     from .train import VQTrainConfig, train_vq
 
     _require_manifest(args.data)
-    init, cfg = None, EMBEDDED_VQ
-    if args.decoder_only:
+    if args.init and args.decoder_only:
+        raise UserError("--init and --decoder-only both name a starting tokenizer; give one")
+    cfg, weights = TOKENIZER_RECIPES[args.recipe]
+    init = None
+    if args.decoder_only or args.init:
         from .checkpoints import load_vq
 
-        base, _ = load_vq(args.decoder_only)
+        base, _ = load_vq(args.decoder_only or args.init)
         init, cfg = base.state_dict(), base.cfg
     tc = VQTrainConfig(
         steps=args.steps,
@@ -57,7 +78,8 @@ def _train_tokenizer(args) -> int:
         seed=args.seed,
         lr=args.lr,
         warmup=min(200, args.steps // 10),
-        decoder_only=init is not None,
+        decoder_only=bool(args.decoder_only),
+        **weights,
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     with open(Path(args.out) / "vq_log.jsonl", "a") as f:
@@ -107,7 +129,8 @@ def _train_arpg(args) -> int:
         vq, _ = load_vq(args.tokenizer)
         codes, labels = pretokenize(vq, args.data, "train", tc.num_crops, tc.crop, tc.seed)
         torch.save({"codes": codes, "labels": labels}, cache)
-    cfg = ARPGConfig(**EMBEDDED_ARPG, num_classes=len(class_names))
+    vocab = load_vq(args.tokenizer)[0].cfg.codebook_size
+    cfg = ARPGConfig(**EMBEDDED_ARPG, vocab_size=vocab, num_classes=len(class_names))
     init = init_from = None
     if args.init:
         from .checkpoints import load_arpg

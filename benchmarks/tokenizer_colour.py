@@ -24,7 +24,7 @@ from arpg_core.checkpoints import load_vq
 from arpg_core.data import CropStream
 from arpg_core.tokenizer import VQModel
 from arpg_core.train import VQTrainConfig, train_vq
-from arpg_core.train_cli import EMBEDDED_VQ
+from arpg_core.train_cli import EMBEDDED_VQ_V1 as EMBEDDED_VQ
 
 BASE = VQTrainConfig(batch=16, crop=64, warmup=40)
 # name -> (what it tests, tokenizer config, training config); steps are set from the command line
@@ -40,6 +40,9 @@ VARIANTS: dict[str, tuple[str, object, VQTrainConfig]] = {
     "no-reseed": ("dead-code reseeding", EMBEDDED_VQ, replace(BASE, reseed_every=0)),
     "crop-128": ("training at 64 px (same pixels a step)", EMBEDDED_VQ, replace(BASE, crop=128, batch=4)),
     "wide-ch64": ("capacity: twice the channels", replace(EMBEDDED_VQ, ch=64), BASE),
+    # GroupNorm(32) on 32 channels is a per-channel instance norm: it removes each feature map's mean
+    # over the window, so the window's overall colour can only pass through its edges and textures.
+    "groups-8": ("a bug: one channel per GroupNorm group", replace(EMBEDDED_VQ, num_groups=8), BASE),
 }
 PATCHES = {"grass": (102, 149, 52), "red": (200, 30, 30), "blue": (30, 60, 200), "purple": (120, 50, 140)}
 
@@ -116,6 +119,7 @@ def main() -> None:
             path = train_vq(args.data, Path(args.runs) / name, cfg, tc)
             vq, _ = load_vq(path)
             rows.append((name, what, evaluate(vq, args.data)))
+            print(name, {k: round(float(v), 3) for k, v in rows[-1][2].items()}, flush=True)
     keys = list(rows[0][2])
     print("| variant | tests | " + " | ".join(keys) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in keys) + " |")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from arpg_core.config import VQConfig
 from arpg_core.tokenizer import VQModel
@@ -75,3 +76,14 @@ def test_commitment_gradient_reaches_encoder_without_decoder(model):
     losses["commitment"].backward()
     assert model.encoder.conv_in.weight.grad.abs().sum() > 0
     assert model.decoder.conv_in.weight.grad is None
+
+
+def test_embedded_tokenizer_recipe_never_normalises_a_channel_on_its_own():
+    """GroupNorm with one channel per group removes each map's mean over the window, and the colour with it."""
+    from arpg_core.train_cli import EMBEDDED_VQ, EMBEDDED_VQ_V1
+
+    def min_group(cfg):
+        return min(m.num_channels // m.num_groups for m in VQModel(cfg).modules() if isinstance(m, nn.GroupNorm))
+
+    assert min_group(EMBEDDED_VQ) >= 4
+    assert min_group(EMBEDDED_VQ_V1) == 1  # the first shipped tokenizer: the cause of its colour loss
