@@ -302,6 +302,7 @@ def _source(name: str) -> Source:
         ("kphotoalbum", "usr/share/kphotoalbum/demo/spiff.jpg", "demo/spiff.jpg", "animal"),
         ("kphotoalbum", "usr/share/kphotoalbum/demo/jesper.jpg", "demo/jesper.jpg", None),
         ("kphotoalbum", "usr/share/kphotoalbum/demo/bar55.jpg", "demo/bar55.jpg", SKIP),
+        ("kphotoalbum", "usr/share/kphotoalbum/demo/wayne.jpg", "demo/wayne.jpg", SKIP),  # on its side
         (
             "kphotoalbum",
             "usr/share/kphotoalbum/demo/CategoryImages/People-Spiff.jpg",
