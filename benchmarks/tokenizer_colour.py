@@ -43,6 +43,7 @@ VARIANTS: dict[str, tuple[str, object, VQTrainConfig]] = {
     # GroupNorm(32) on 32 channels is a per-channel instance norm: it removes each feature map's mean
     # over the window, so the window's overall colour can only pass through its edges and textures.
     "groups-8": ("a bug: one channel per GroupNorm group", replace(EMBEDDED_VQ, num_groups=8), BASE),
+    "groups-1": ("the same, one group per layer", replace(EMBEDDED_VQ, num_groups=1), BASE),
 }
 PATCHES = {"grass": (102, 149, 52), "red": (200, 30, 30), "blue": (30, 60, 200), "purple": (120, 50, 140)}
 
