@@ -85,7 +85,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(sd, detect_kind(sd), metadata)
 
 
-def inspect_safetensors(path: str | os.PathLike) -> tuple[str, ARPGConfig | VQConfig | None, dict, SafeHeader]:
+def inspect_safetensors(path: str | os.PathLike) -> tuple[str, ARPGConfig | VQConfig, dict, SafeHeader]:
     """Verify a safetensors file from its header alone (no weights read): sizes, kind, config against the
     shapes. Returns (kind, config, metadata, header); raises CheckpointError naming the problem."""
     path = Path(path)

@@ -138,7 +138,7 @@ def check_inputs(r) -> None:
             )
         if not r.mask.any():
             raise ValueError("the mask is empty: paint the area to regenerate")
-        check_int("feather", r.feather, 0, max(H, W), " px (the image's larger side)")
+        check_int("feather", r.feather, 0, max(H, W, 64), f" px for this {W}x{H} image")
     if r.mode == "outpaint":
         l, t, rr, b = r.extend
         if (H + t + b) * (W + l + rr) > MAX_PIXELS:

@@ -163,8 +163,11 @@ def describe(path: Path, name: str, builtin: bool = False) -> InstalledModel:
             name, kind, path, size, None, f"broken: {reason}", entry=entry, builtin=builtin, problem=reason
         )
     config = cfg.to_dict()
-    params = meta.get("parameters") or (entry.parameters if entry else numel)
-    tokenizer = (entry.tokenizer if entry else None) or meta.get("tokenizer")
+    params = meta.get("parameters")
+    if isinstance(params, bool) or not isinstance(params, int) or params <= 0:  # metadata is the file's word
+        params = entry.parameters if entry else numel
+    recorded = meta.get("tokenizer") if isinstance(meta.get("tokenizer"), str) else None
+    tokenizer = (entry.tokenizer if entry else None) or recorded
     source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
     return InstalledModel(
         name, kind, path, size, params, summarize(kind, config), config, entry, builtin, tokenizer, source

@@ -43,7 +43,7 @@ def _requests(photo, mask):
         ([*inpaint, "--dilate", 1000000], "--dilate must be a whole number between 0 and 64 tokens"),
         ([*inpaint, "--dilate", -1], "--dilate must be a whole number between 0 and 64"),
         ([*inpaint, "--feather", -2], "--feather must be a whole number between 0 and 8192 px, got -2"),
-        ([*inpaint, "--feather", 5000], "--feather must be a whole number between 0 and 48 px (the image's larger"),
+        ([*inpaint, "--feather", 5000], "--feather must be a whole number between 0 and 64 px for this 48x40 image"),
         (["generate", "--cfg", "1e39"], "--cfg must be a number between 0 and 100 (1 = off), got 1e+39"),
         (["generate", "--cfg", "nan"], "--cfg must be a number between 0 and 100"),
         (["generate", "--cfg", -1], "--cfg must be a number between 0 and 100"),
