@@ -74,7 +74,7 @@ def catalog() -> tuple[list[ModelRow], str]:
     rows = []
     for name in [*REGISTRY, *(n for n in found if n not in REGISTRY)]:
         entry, m = REGISTRY.get(name), found.get(name)
-        problem = m.summary.removeprefix("unreadable: ") if m and m.summary.startswith("unreadable") else ""
+        problem = (m.problem or "") if m else ""  # broken: truncated, not safetensors, config off its shapes
         kind = m.kind if m and not problem else (entry.kind if entry else "?")
         params = (m.parameters if m else None) or (entry.parameters if entry else None)
         tokenizer = (m.tokenizer if m else None) or (entry.tokenizer if entry else None)
@@ -372,7 +372,7 @@ class ModelsDialog(QDialog):
         if r.name == self.controller.loading_what and self.controller.loading:
             return "loading…"
         if r.problem:
-            return "unreadable"
+            return "broken"
         if r.installed:
             return "built in" if r.builtin else "installed"
         return "not installed" if r.downloadable or not r.builtin else "missing"

@@ -3,6 +3,11 @@
 A pickled ``.pt`` file is opened with ``torch.load(weights_only=True)``, which refuses any object that is
 not plain tensors and containers, so a malicious file cannot run code. Configs are inferred from the
 state dict (or read from our safetensors metadata) and every mismatch is reported by key name.
+
+Nothing is allocated on a file's word: a file is first recognised by its bytes (common wrong files are named,
+see ``safefile.identify``), a safetensors header is checked against the file's size, and a config is checked
+against the tensor shapes and dtypes (``shapes.check_fits``) before any model is built. Weights must be finite.
+Only PyTorch's zip format is unpickled: the legacy format allocates what its header claims before any check.
 """
 
 from __future__ import annotations
@@ -11,27 +16,37 @@ import argparse
 import json
 import os
 import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_write
-from .config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig, VQConfig
+from .config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig, ConfigError, VQConfig
 from .model import ARPG
+from .safefile import (
+    ZIP_MAGIC,
+    CheckpointError,
+    SafeHeader,
+    check_finite,
+    check_tensor_bounds,
+    check_zip,
+    dtype_name,
+    identify,
+    looks_like_safetensors,
+    read_head,
+    read_header,
+)
+from .shapes import USAGE_BUFFER, USAGE_BUFFER_LEN, check_fits, expected_shapes, fit_problems
 from .tokenizer import VQModel
+from .validate import check_heads
 
 FORMAT = "arpg-studio/1"
 WRAPPER_KEYS = ("state_dict", "model", "module")
 STRIP_PREFIXES = ("module.", "_orig_mod.")
 IGNORED_KEYS = ("freqs_cis",)
-
-
-class CheckpointError(ValueError):
-    """A weights file that cannot be used; the message says why, for a person."""
 
 
 @dataclass
@@ -44,18 +59,50 @@ class Checkpoint:
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read a state dict from safetensors or a weights-only ``.pt``, unwrapped and with prefixes stripped."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a weights file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if path.suffix == ".safetensors" or _looks_like_safetensors(head):
-        sd, metadata = _read_safetensors(path)
-    else:
+    try:
+        head = read_head(path)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from e
+    if head.startswith(ZIP_MAGIC):
         sd, metadata = _read_pickle(path), {}
+    elif looks_like_safetensors(head) or (path.suffix == ".safetensors" and not identify(head)):
+        sd, metadata = _read_safetensors(path)
+    elif head[:1] == b"\x80":
+        raise CheckpointError(
+            f"{path}: refused: an old-format (pre-2020, non-zip) PyTorch file; it is not read because that format "
+            "allocates whatever its header claims. Re-save it with torch.save in a recent PyTorch"
+        )
+    else:
+        what = identify(head) or "neither safetensors nor a PyTorch checkpoint"
+        raise CheckpointError(f"{path}: not a weights file: this is {what}")
     sd = {_strip(k): v for k, v in sd.items() if _strip(k) not in IGNORED_KEYS}
     return Checkpoint(sd, detect_kind(sd), metadata)
+
+
+def inspect_safetensors(path: str | os.PathLike) -> tuple[str, ARPGConfig | VQConfig, dict, SafeHeader]:
+    """Verify a safetensors file from its header alone (no weights read): sizes, kind, config against the
+    shapes. Returns (kind, config, metadata, header); raises CheckpointError naming the problem."""
+    path = Path(path)
+    header = read_header(path)
+    metadata = _decode_metadata(header.metadata)
+    names = {_strip(k): v for k, v in header.tensors.items() if _strip(k) not in IGNORED_KEYS}
+    kind = detect_kind(names)
+    if kind == "unknown":
+        raise CheckpointError(f"{path}: {describe_unknown(names)}")
+    cfg = _config_from_metadata(path, kind, metadata)
+    if cfg is None:
+        try:
+            cfg = infer_arpg_config(names) if kind == "arpg" else infer_vq_config(names)
+        except (KeyError, ValueError, IndexError, TypeError, ZeroDivisionError) as e:
+            raise CheckpointError(f"{path}: cannot infer the configuration from this file: {e}") from e
+    _check_recorded(path, names, kind, cfg)
+    return kind, cfg, metadata, header
 
 
 def detect_kind(sd: dict) -> str:
@@ -110,25 +157,30 @@ def infer_vq_config(sd: dict) -> VQConfig:
 def arpg_config_of(ckpt: Checkpoint, n_head: int | None = None) -> ARPGConfig:
     _expect_kind(ckpt, "arpg")
     if "config" in ckpt.metadata and n_head is None:
-        return ARPGConfig.from_dict(ckpt.metadata["config"])
+        return _config_from_metadata(None, "arpg", ckpt.metadata)
+    if n_head is not None:
+        head = ckpt.state_dict.get("head.weight")
+        check_heads(n_head, int(head.shape[-1]) if head is not None and head.dim() == 2 else None)
     try:
         return infer_arpg_config(ckpt.state_dict, n_head)
-    except (KeyError, ValueError, IndexError) as e:
+    except (KeyError, ValueError, IndexError, TypeError) as e:
         raise CheckpointError(f"cannot infer the ARPG configuration from this file: {e}") from e
 
 
 def vq_config_of(ckpt: Checkpoint) -> VQConfig:
     _expect_kind(ckpt, "vq")
     if "config" in ckpt.metadata:
-        return VQConfig.from_dict(ckpt.metadata["config"])
+        return _config_from_metadata(None, "vq", ckpt.metadata)
     try:
         return infer_vq_config(ckpt.state_dict)
-    except (KeyError, ValueError, IndexError) as e:
+    except (KeyError, ValueError, IndexError, TypeError, ZeroDivisionError) as e:
         raise CheckpointError(f"cannot infer the tokenizer configuration from this file: {e}") from e
 
 
 def build_arpg(ckpt: Checkpoint, n_head: int | None = None) -> ARPG:
     cfg = arpg_config_of(ckpt, n_head)
+    _check_fits(ckpt.state_dict, "arpg", cfg, "ARPG model")  # before ARPG(cfg) allocates anything
+    check_finite(ckpt.state_dict, "ARPG model")
     model = ARPG(cfg)
     _load_strict(model, ckpt.state_dict, "ARPG model")
     return model.eval()
@@ -136,10 +188,12 @@ def build_arpg(ckpt: Checkpoint, n_head: int | None = None) -> ARPG:
 
 def build_vq(ckpt: Checkpoint) -> VQModel:
     cfg = vq_config_of(ckpt)
-    model = VQModel(cfg)
     sd = dict(ckpt.state_dict)
-    if cfg.show_usage and "quantize.codebook_used" not in sd:
-        sd["quantize.codebook_used"] = model.quantize.codebook_used  # statistics only, never read
+    if cfg.show_usage and USAGE_BUFFER not in sd:
+        sd[USAGE_BUFFER] = torch.zeros(USAGE_BUFFER_LEN)  # statistics only, never read
+    _check_fits(sd, "vq", cfg, "VQ tokenizer")
+    check_finite({k: v for k, v in sd.items() if k != USAGE_BUFFER}, "VQ tokenizer")
+    model = VQModel(cfg)
     _load_strict(model, sd, "VQ tokenizer")
     return model.eval()
 
@@ -154,12 +208,13 @@ def load_vq(path: str | os.PathLike) -> tuple[VQModel, dict]:
     return build_vq(ckpt), ckpt.metadata
 
 
-def save_safetensors(path: str | os.PathLike, state_dict: dict, metadata: dict) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename. Values of metadata are JSON."""
+def save_safetensors(path: str | os.PathLike, state_dict: dict, metadata: dict, *, replace: bool = True) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename. Values of metadata are JSON.
+    With ``replace=False`` an existing file is never replaced, not even one that appears while writing."""
     path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     meta = {"format": FORMAT, **{k: json.dumps(v) for k, v in metadata.items()}}
-    with atomic_write(path) as tmp:
+    with atomic_write(path, replace=replace) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
 
 
@@ -172,11 +227,15 @@ def convert(
     force: bool = False,
 ) -> dict:
     """Convert an ARPG or VQ checkpoint in the official layout to safetensors with its config recorded."""
+    from .atomic import OutputError, OutputSet
+
     dst = Path(dst)
-    if dst.exists() and not force:
-        raise CheckpointError(f"{dst} exists; pass --force to overwrite it")
     if dst.suffix != ".safetensors":
         raise CheckpointError(f"{dst}: the output must end in .safetensors")
+    try:
+        OutputSet([dst], force=force).check()  # writable, not taken, a name that fits: before any work
+    except OutputError as e:
+        raise CheckpointError(str(e)) from e
     ckpt = read_checkpoint(src)
     if ckpt.kind == "arpg":
         model = build_arpg(ckpt, n_head)
@@ -189,7 +248,7 @@ def convert(
     meta = {"kind": ckpt.kind, "config": config}
     if class_names is not None or "class_names" in ckpt.metadata:
         meta["class_names"] = class_names if class_names is not None else ckpt.metadata["class_names"]
-    save_safetensors(dst, model.state_dict(), meta)
+    save_safetensors(dst, model.state_dict(), meta, replace=force)
     return meta
 
 
@@ -212,22 +271,37 @@ def _expect_kind(ckpt: Checkpoint, kind: str) -> None:
     raise CheckpointError(describe_unknown(ckpt.state_dict))
 
 
+def _check_fits(sd: dict, kind: str, cfg, what: str) -> None:
+    """The tensors (or header entries) of ``sd`` against what ``cfg`` asks for; nothing is allocated."""
+    found = {k: (tuple(v.shape), v.dtype if isinstance(v.dtype, str) else dtype_name(v.dtype)) for k, v in sd.items()}
+    check_fits(found, expected_shapes(kind, cfg), what)
+
+
+def _check_recorded(path: Path, names: dict, kind: str, cfg) -> None:
+    found = {k: (tuple(v.shape), v.dtype) for k, v in names.items()}
+    problems = fit_problems(found, expected_shapes(kind, cfg))
+    if problems:
+        raise CheckpointError(
+            f"{path}: its tensors do not match the model its metadata describes (nothing was built); "
+            + "; ".join(problems)
+        )
+
+
+def _config_from_metadata(path: Path | None, kind: str, metadata: dict) -> ARPGConfig | VQConfig | None:
+    """The config recorded in our metadata, validated; None when there is none."""
+    if "config" not in metadata:
+        return None
+    where = f"{path}: " if path else ""
+    try:
+        return (ARPGConfig if kind == "arpg" else VQConfig).from_dict(metadata["config"])
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"{where}the config in the file's metadata is not usable: {e}") from e
+
+
 def _load_strict(model: torch.nn.Module, sd: dict, what: str) -> None:
     expected = model.state_dict()
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    mismatched = [
-        f"{k} {tuple(sd[k].shape)} (expected {tuple(v.shape)})"
-        for k, v in expected.items()
-        if k in sd and tuple(sd[k].shape) != tuple(v.shape)
-    ]
-    problems = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
-        if items:
-            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-            problems.append(f"{label}: {', '.join(items[:5])}{more}")
-    if problems:
-        raise CheckpointError(f"these weights do not fit the {what}; " + "; ".join(problems))
+    found = {k: (tuple(v.shape), "F32") for k, v in sd.items()}  # dtypes were checked before building
+    check_fits(found, {k: tuple(v.shape) for k, v in expected.items()}, what)
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in sd.items()}, strict=True)
 
 
@@ -238,40 +312,51 @@ def _strip(key: str) -> str:
     return key
 
 
-def _looks_like_safetensors(head: bytes) -> bool:
-    # 8-byte little-endian header length, followed by a JSON header starting with '{'
-    return len(head) == 8 and 0 < int.from_bytes(head, "little") < 100_000_000 and not head.startswith(b"PK")
-
-
 def _read_safetensors(path: Path) -> tuple[dict, dict]:
+    header = read_header(path)  # sizes and offsets checked against the file
+    metadata = _decode_metadata(header.metadata)
+    names = {_strip(k): v for k, v in header.tensors.items() if _strip(k) not in IGNORED_KEYS}
+    kind = detect_kind(names)
+    cfg = _config_from_metadata(path, kind, metadata) if kind != "unknown" else None
+    if cfg is not None:  # the model a file claims is checked against its tensors, never built on its word
+        _check_recorded(path, names, kind, cfg)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = f.metadata() or {}
         sd = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e
+    return sd, metadata
+
+
+def _decode_metadata(raw: dict[str, str]) -> dict:
     metadata = {}
     for k, v in raw.items():
         try:
             metadata[k] = json.loads(v)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             metadata[k] = v
-    return sd, metadata
+    return metadata
 
 
 def _read_pickle(path: Path) -> dict:
+    check_zip(path)  # stored members within the file: what torch.load maps is bounded by the file's size
     # argparse.Namespace is what official training scripts store as 'args': plain data, safe to allow.
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
+        first = (str(e).splitlines() or [""])[0][:160]
         raise CheckpointError(
             f"{path}: refused to load: the file contains pickled objects other than tensors, which could run "
-            f"code. Only weights are accepted ({str(e).splitlines()[0][:160]})"
+            f"code. Only weights are accepted ({first})"
         ) from e
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-        raise CheckpointError(f"{path}: the file is truncated or corrupt, or not a PyTorch checkpoint ({e})") from e
-    return _unwrap(obj, path)
+    except Exception as e:  # a damaged zip or pickle can fail in many ways inside torch
+        first = (str(e).splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"{path}: the file is truncated or corrupt, or not a PyTorch checkpoint ({type(e).__name__}: {first})"
+        ) from e
+    sd = _unwrap(obj, path)
+    check_tensor_bounds(path, sd)
+    return sd
 
 
 def _unwrap(obj, path: Path) -> dict:
@@ -281,7 +366,8 @@ def _unwrap(obj, path: Path) -> dict:
         if isinstance(obj.get(key), dict):
             obj = obj[key]
             break
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not tensors:
-        raise CheckpointError(f"{path}: no tensors found (top-level keys: {', '.join(map(str, list(obj)[:6]))})")
+        keys = ", ".join(repr(k)[:40] for k in list(obj)[:6])
+        raise CheckpointError(f"{path}: no named tensors found (top-level keys: {keys or 'none'})")
     return tensors

@@ -1,7 +1,8 @@
 """The ``arpg-studio`` command line. With no command, ``app`` starts the GUI instead (see app/__main__.py).
 
 Every failure the user can cause ends in one line on stderr and a non-zero exit, never a traceback
-(set ARPG_STUDIO_DEBUG=1 to see one).
+(set ARPG_STUDIO_DEBUG=1 to see one); argparse's usage errors too. A broken stderr (or a stdout that only
+carries cosmetic lines) never changes the outcome of a command.
 """
 
 from __future__ import annotations
@@ -12,15 +13,48 @@ import sys
 from collections.abc import Callable
 
 from .checkpoints import CheckpointError
+from .progress import say, silence
+from .validate import OptionError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+MAX_MESSAGE = 600  # characters of an error line
+
+# how the command line spells the request fields that arpg_core.validate names in its messages
+FLAGS = {
+    "steps": "--steps",
+    "cfg_scale": "--cfg",
+    "temperature": "--temperature",
+    "top_k": "--top-k",
+    "top_p": "--top-p",
+    "variants": "--variants",
+    "seed": "--seed",
+    "feather": "--feather",
+    "dilate": "--dilate",
+    "expand_lock": "--lock",
+    "quality": "--quality",
+    "heads": "--heads",
+    **{f"extend_{side}": f"--{side}" for side in ("left", "top", "right", "bottom")},
+}
 
 COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
 
 
 class UserError(Exception):
     """A problem with the user's input; its message is shown as is."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (the usage itself is one -h away)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} -h)\n")
+
+
+def one_line(text: str) -> str:
+    """A message as one line of bounded length."""
+    line = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
 
 
 def command(name: str):
@@ -47,7 +81,7 @@ def _convert(args) -> int:
     meta = convert(args.input, args.output, n_head=args.heads, force=args.force)
     cfg = meta["config"]
     what = "ARPG" if meta["kind"] == "arpg" else "VQ tokenizer"
-    print(f"wrote {args.output}: {what} {cfg}")
+    say(f"wrote {args.output}: {what} {cfg}", sys.stdout)  # cosmetic: the file is the result
     return 0
 
 
@@ -71,7 +105,7 @@ def _prepare(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="arpg-studio",
         usage="arpg-studio [IMAGE] | arpg-studio COMMAND ... | arpg-studio --selftest",
         description="Zero-shot inpainting, outpainting and 2x expansion with ARPG.\n\n"
@@ -79,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--selftest runs one edit offscreen and exits.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="arpg-studio")
     lines = []
     for name, add_args in COMMANDS.items():
         p = sub.add_parser(name)
@@ -105,20 +139,54 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return args.run(args)
+        code = args.run(args)
+        _flush_stdout()
+        return code
     except KeyboardInterrupt:
-        print("arpg-studio: interrupted", file=sys.stderr)
+        say("arpg-studio: interrupted")
         return EXIT_INTERRUPTED
+    except OptionError as e:
+        if os.environ.get("ARPG_STUDIO_DEBUG"):
+            raise
+        say(f"arpg-studio {args.command}: error: {one_line(e.renamed(FLAGS.get(e.option, e.option)))}")
+        return 1
     except (UserError, CheckpointError, ValueError, OSError) as e:
         if os.environ.get("ARPG_STUDIO_DEBUG"):
             raise
-        print(f"arpg-studio {args.command}: error: {e}", file=sys.stderr)
+        say(f"arpg-studio {args.command}: error: {one_line(_describe(e))}")
         return 1
     except Exception as e:
         if os.environ.get("ARPG_STUDIO_DEBUG"):
             raise
-        print(f"arpg-studio {args.command}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        say(f"arpg-studio {args.command}: internal error: {one_line(f'{type(e).__name__}: {e}')}")
         return 1
+    finally:
+        _quiet_broken_streams()
+
+
+def _describe(e: BaseException) -> str:
+    """An OSError from the system reads 'PATH: reason'; our own errors read as they are."""
+    plain = (OSError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+    if type(e) in plain and getattr(e, "filename", None) is not None and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e) or type(e).__name__
+
+
+def _flush_stdout() -> None:
+    """Output on stdout that cannot be written (``weights list > /dev/full``) is an error of its own."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as e:
+        raise OSError(f"cannot write to standard output ({e})") from e
+
+
+def _quiet_broken_streams() -> None:
+    """Point a broken stdout or stderr at the null device, so Python's final flush at exit cannot fail."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            silence(stream)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,60 @@ the null class ("none", the unconditional CFG branch) at ``V + 1 + C``, and one 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
+
+
+class ConfigError(ValueError):
+    """A configuration value of the wrong type or outside its range; the message names the field."""
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole(name: str, value, lo: int, hi: int) -> int:
+    """``value`` as an int in [lo, hi]; bools, strings and floats (1e9 included) are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be a whole number between {lo} and {hi}, got {_show(value)}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {_show(value)}")
+    return int(value)
+
+
+def _real(name: str, value, lo: float, hi: float) -> float:
+    """``value`` as a finite float with lo < value <= hi."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number above {lo:g} and at most {hi:g}, got {_show(value)}")
+    if not lo < value <= hi:
+        raise ConfigError(f"{name} must be above {lo:g} and at most {hi:g}, got {_show(value)}")
+    return float(value)
+
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {_show(value)}")
+    return value
+
+
+def _known_fields(cls, d) -> dict:
+    if not isinstance(d, dict):
+        raise ConfigError(f"the config must be a JSON object of fields, got {type(d).__name__} {_show(d)}")
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+# Bounds of every size field. Real files are further bounded by their tensors: a config is checked against
+# the shapes in the file's header before anything is built (arpg_core.shapes).
+MAX_DIM = 65536
+MAX_LAYERS = 1024
+MAX_VOCAB = 1 << 24
+MAX_CLASSES = 1 << 20
+MAX_GRID_SIDE = 64  # block_size is at most 64x64 tokens
+MAX_FFN = 1 << 20
+MAX_CHANNELS = 16384
+MAX_LEVELS = 8
 
 
 @dataclass(frozen=True)
@@ -25,19 +78,33 @@ class ARPGConfig:
     ffn_hidden_dim: int = field(default=0)  # 0: derived from dim and multiple_of, as the official code does
 
     def __post_init__(self):
+        self.validate()
         if self.n_layer % 2:
-            raise ValueError(f"n_layer must be even (self + cross halves), got {self.n_layer}")
+            raise ConfigError(f"n_layer must be even (self + cross halves), got {self.n_layer}")
         if self.dim % self.n_head:
-            raise ValueError(f"dim {self.dim} is not divisible by n_head {self.n_head}")
+            raise ConfigError(f"dim {self.dim} is not divisible by n_head {self.n_head}")
         if self.head_dim % 4:
-            raise ValueError(f"head_dim {self.head_dim} must be a multiple of 4 for the 2D rotary table")
+            raise ConfigError(f"head_dim {self.head_dim} must be a multiple of 4 for the 2D rotary table")
         side = math.isqrt(self.block_size)
         if side * side != self.block_size:
-            raise ValueError(f"block_size {self.block_size} is not a square grid")
+            raise ConfigError(f"block_size {self.block_size} is not a square grid")
         if self.ffn_hidden_dim == 0:
             hidden = int(2 * 4 * self.dim / 3)
             hidden = self.multiple_of * ((hidden + self.multiple_of - 1) // self.multiple_of)
             object.__setattr__(self, "ffn_hidden_dim", hidden)
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field of the wrong type or outside its bounds."""
+        _whole("dim", self.dim, 4, MAX_DIM)
+        _whole("n_layer", self.n_layer, 2, MAX_LAYERS)
+        _whole("n_head", self.n_head, 1, max(1, self.dim // 4))
+        _whole("vocab_size", self.vocab_size, 2, MAX_VOCAB)
+        _whole("num_classes", self.num_classes, 0, MAX_CLASSES)
+        _whole("block_size", self.block_size, 4, MAX_GRID_SIDE**2)
+        _whole("multiple_of", self.multiple_of, 1, MAX_FFN)
+        _real("rope_base", self.rope_base, 1.0, 1e12)
+        _real("norm_eps", self.norm_eps, 0.0, 1.0)
+        _whole("ffn_hidden_dim", self.ffn_hidden_dim, 0, MAX_FFN)
 
     @property
     def head_dim(self) -> int:
@@ -72,8 +139,7 @@ class ARPGConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ARPGConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**_known_fields(cls, d))
 
 
 @dataclass(frozen=True)
@@ -90,7 +156,28 @@ class VQConfig:
     num_groups: int = 32  # GroupNorm groups
 
     def __post_init__(self):
+        if not isinstance(self.ch_mult, (list, tuple)) or not 1 <= len(self.ch_mult) <= MAX_LEVELS:
+            raise ConfigError(f"ch_mult must be a list of 1 to {MAX_LEVELS} whole numbers, got {_show(self.ch_mult)}")
         object.__setattr__(self, "ch_mult", tuple(self.ch_mult))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field of the wrong type or outside its bounds."""
+        _whole("codebook_size", self.codebook_size, 2, MAX_VOCAB)
+        _whole("codebook_dim", self.codebook_dim, 1, 4096)
+        _flag("l2_norm", self.l2_norm)
+        _flag("show_usage", self.show_usage)
+        _whole("z_channels", self.z_channels, 1, 4096)
+        _whole("ch", self.ch, 1, 4096)
+        for m in self.ch_mult:
+            _whole("each ch_mult entry", m, 1, 64)
+        if self.ch * max(self.ch_mult) > MAX_CHANNELS:
+            raise ConfigError(f"ch x ch_mult gives {self.ch * max(self.ch_mult)} channels, over {MAX_CHANNELS}")
+        _whole("encoder_res_blocks", self.encoder_res_blocks, 1, 16)
+        _whole("decoder_res_blocks", self.decoder_res_blocks, 1, 16)
+        _whole("num_groups", self.num_groups, 1, self.ch)
+        if self.ch % self.num_groups:
+            raise ConfigError(f"num_groups {self.num_groups} does not divide ch {self.ch}")
 
     @property
     def downsample(self) -> int:
@@ -103,8 +190,7 @@ class VQConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> VQConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**_known_fields(cls, d))
 
 
 ARPG_PRESETS: dict[str, ARPGConfig] = {

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import OutputError
 from .cli import UserError, command
-from .imageio import format_for, load_image, load_mask, save_image
-from .progress import ProgressBar
+from .imageio import format_for, load_image, load_mask, write_image
+from .progress import ProgressBar, say
+from .validate import check_options, check_quality
 
 
 def _common(p) -> None:
@@ -38,7 +41,7 @@ def _common(p) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON result record on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100")
 
 
 @command("inpaint")
@@ -94,10 +97,10 @@ def parse_class(value: str, names: list[str]) -> int | None:
     v = value.strip()
     if v.lower() in ("none", ""):
         return None
-    if v.lstrip("-").isdigit():
-        i = int(v)
+    if re.fullmatch(r"[+-]?[0-9]+", v):  # ASCII digits only: '²' is a character, not a number
+        i = int(v) if len(v) <= 12 else -1
         if not 0 <= i < len(names):
-            raise UserError(f"class {i} is out of range: this model has classes 0..{len(names) - 1}")
+            raise UserError(f"class {v} is out of range: this model has classes 0..{len(names) - 1}")
         return i
     low = v.lower()
     for i, n in enumerate(names):
@@ -114,61 +117,51 @@ def output_paths(output: str, variants: int) -> list[Path]:
 
 
 def _run(args) -> int:
+    """Every check before any work, the run, then all outputs or none (see arpg_core.atomic.OutputSet)."""
+    import dataclasses
+
     import torch
 
+    from .atomic import OutputSet
     from .pipeline import EditRequest
     from .registry import load_engine
 
-    if args.steps is not None and args.steps < 1:
-        raise UserError(f"--steps must be at least 1, got {args.steps}")
-    if args.variants < 1:
-        raise UserError(f"--variants must be at least 1, got {args.variants}")
+    seed = args.seed if args.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+    steps = args.steps if args.steps is not None else (64 if args.mode == "generate" else 32)
+    fields = dict(mode=args.mode, label=None, steps=steps, cfg_scale=args.cfg, cfg_schedule=args.cfg_schedule)
+    fields.update(schedule=args.schedule, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    fields.update(seed=seed, variants=args.variants, model=args.model)
+    if args.mode == "inpaint":
+        fields.update(feather=args.feather, dilate=args.dilate, seam_first=args.seam_first)
+    elif args.mode == "outpaint":
+        fields.update(extend=(args.left, args.top, args.right, args.bottom), seam_first=args.seam_first)
+    elif args.mode == "expand":
+        fields.update(expand_rope=args.rope, expand_lock=args.lock)
+    request = EditRequest(**fields)
+    check_options(request)  # the numbers first: before any file is read
+    check_quality(args.quality)
+
     outputs = output_paths(args.output, args.variants)
     extra = [Path(args.lanczos)] if getattr(args, "lanczos", None) else []
     for out in outputs + extra:
         format_for(out)
-        if out.exists() and not args.force:
-            raise UserError(f"{out} exists; pass --force to overwrite it")
-        if not out.parent.is_dir():
-            raise UserError(f"{out.parent}: no such folder")
+    files = OutputSet(outputs + extra, force=args.force)
+    files.check()  # writable, not taken, names that fit, -o and --lanczos apart: before any work
 
     src = load_image(args.image) if args.image else None
-    fields = {}
     if args.mode == "inpaint":
         mask = load_mask(args.mask, src.size)
         if not mask.any():
             raise UserError(f"{args.mask}: the mask is empty (no white pixels): nothing to regenerate")
-        fields = dict(mask=mask, feather=args.feather, dilate=args.dilate, seam_first=args.seam_first)
-    elif args.mode == "outpaint":
-        ext = (args.left, args.top, args.right, args.bottom)
-        if any(e < 0 for e in ext):
-            raise UserError("extensions must be >= 0 pixels")
-        if sum(ext) == 0:
-            raise UserError("nothing to extend: give --left, --right, --top or --bottom a positive number")
-        fields = dict(extend=ext, seam_first=args.seam_first)
-    elif args.mode == "expand":
-        fields = dict(expand_rope=args.rope, expand_lock=args.lock)
+        request = dataclasses.replace(request, image=src.rgb, mask=mask)
+    elif src is not None:
+        request = dataclasses.replace(request, image=src.rgb)
+    request.validate()  # against the image and mask: before the model is loaded
 
     engine = load_engine(args.model, args.tokenizer, args.device, args.precision)
     label = parse_class(args.label, engine.class_names)
-    seed = args.seed if args.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-    request = EditRequest(
-        mode=args.mode,
-        image=src.rgb if src else None,
-        label=label,
-        steps=args.steps or (64 if args.mode == "generate" else 32),
-        cfg_scale=args.cfg,
-        cfg_schedule=args.cfg_schedule,
-        schedule=args.schedule,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=seed,
-        variants=args.variants,
-        model=args.model,
-        **fields,
-    )
-    engine.check(request)
+    request = dataclasses.replace(request, label=label)
+    engine.check(request)  # against the model: before any compute
     bar = ProgressBar(1, args.mode)
     gen = engine.run(request)
     try:
@@ -183,15 +176,12 @@ def _run(args) -> int:
     alpha = _result_alpha(src, args, result.images[0].shape[:2]) if src else None
     icc = src.icc if src else None
     exif = src.exif if src else None
-    written = []
-    for img, out in zip(result.images, outputs):
-        save_image(out, img, alpha, icc, exif, quality=args.quality, force=args.force)
-        written.append(str(out))
+    images = list(result.images)
     if extra:
         from .edits import lanczos_2x
 
-        baseline = lanczos_2x(src.rgb)
-        save_image(extra[0], baseline, alpha, icc, exif, quality=args.quality, force=args.force)
+        images.append(lanczos_2x(src.rgb))
+    written = [str(out) for out in outputs]
     record = {
         "outputs": written,
         "class": label,
@@ -199,10 +189,24 @@ def _run(args) -> int:
         "precision": engine.precision,
         **result.record(),
     }
-    if args.json:
-        print(json.dumps(record))
-    else:
-        print(f"wrote {', '.join(written)} (seeds {', '.join(map(str, result.seeds))})", file=sys.stderr)
+    try:
+        for img, out, tmp in zip(images, outputs + extra, files.stage()):
+            write_image(tmp, format_for(out), img, alpha, icc, exif, args.quality)
+        files.commit()
+        if args.json:  # the record is an output too: if it cannot be written, no file is kept
+            try:
+                sys.stdout.write(json.dumps(record) + "\n")
+                sys.stdout.flush()
+            except (OSError, ValueError) as e:
+                raise OutputError(f"cannot write the JSON record to standard output ({e}); no output was kept") from e
+    except BaseException as e:
+        files.rollback()
+        if isinstance(e, OSError) and not isinstance(e, OutputError):
+            raise OutputError(f"cannot write {', '.join(written)}: {e.strerror or e}; no output was written") from e
+        raise
+    files.finish()
+    if not args.json:
+        say(f"wrote {', '.join(written)} (seeds {', '.join(map(str, result.seeds))})")
     return 0
 
 

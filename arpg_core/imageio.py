@@ -6,15 +6,21 @@ Reading rules:
 - Modes: RGB as is; RGBA, LA and palette images with transparency are split into RGB plus an alpha
   channel; grayscale (L, 1) is replicated to RGB; CMYK and YCbCr are converted to RGB by Pillow;
   16-bit (I;16, I) and float (F) images are scaled to 8 bits (16-bit: value / 257).
-- Images above ``MAX_PIXELS`` are refused before decoding (decompression-bomb guard).
+- Images above ``MAX_PIXELS`` are refused before decoding (decompression-bomb guard), so decoding allocates at
+  most a few bytes per pixel of 64 megapixels. Any other failure of the decoder on a damaged or hostile file is
+  reported as an ``ImageError`` naming the file, never as the decoder's own exception.
 Masks: white means regenerate. A mask file is read as luminance > 127; transparent pixels of a mask
 with an alpha channel count as black.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write
+from .validate import check_quality
+
+# Pillow logs what it finds wrong in a damaged file (logger.error); without a handler of the program's own,
+# Python would print that to stderr next to our one-line error. The app's log still receives it.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 MAX_PIXELS = 64_000_000
 FORMATS = {
@@ -53,18 +64,42 @@ class LoadedImage:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
+class _Clamped(io.BufferedReader):
+    """A file whose reads never ask for more than the file holds: Pillow sometimes reads a length taken from the
+    file itself (a PNG chunk's), and Python allocates the whole request before reading (2 GB for 200 bytes)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            size = min(size, self.limit)
+        return super().read(size)
+
+
+@contextlib.contextmanager
+def _opened(path: str | os.PathLike) -> Iterator[Image.Image]:
+    """The decoded image of ``path``; the file stays open for the block (EXIF and late chunks may be read)."""
     path = Path(path)
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise ImageError(f"{path}: the file is empty")
     try:
+        raw = io.FileIO(path, "r")
+    except OSError as e:
+        raise ImageError(f"{path}: cannot be read ({e.strerror or e})") from e
+    with _Clamped(raw) as fp:
+        fp.limit = size + 1
+        yield _decode(path, fp)
+
+
+def _decode(path: Path, fp) -> Image.Image:
+    try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a damaged tag is the decoder's business: no extra lines on stderr
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(fp)
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(
@@ -78,13 +113,32 @@ def _open(path: str | os.PathLike) -> Image.Image:
         raise ImageError(f"{path}: refused as a possible decompression bomb ({e})") from e
     except UnidentifiedImageError as e:
         raise ImageError(f"{path}: not an image file, or a format that cannot be read") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: the image is truncated or corrupt ({e})") from e
+    except MemoryError as e:
+        raise ImageError(f"{path}: too large to decode in the memory available") from e
+    except Exception as e:  # OSError, SyntaxError, ValueError, struct.error, ...: a damaged or hostile file
+        raise ImageError(f"{path}: the image is truncated or corrupt ({_first_line(e)})") from e
     return img
 
 
+def _first_line(e: Exception) -> str:
+    text = (str(e).splitlines() or [""])[0][:160]
+    return text or type(e).__name__
+
+
 def load_image(path: str | os.PathLike) -> LoadedImage:
-    img = _open(path)
+    try:
+        with _opened(path) as img, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _loaded(img)
+    except ImageError:
+        raise
+    except MemoryError as e:
+        raise ImageError(f"{path}: too large to decode in the memory available") from e
+    except Exception as e:  # a mode or tag that decodes but cannot be converted
+        raise ImageError(f"{path}: the image cannot be converted to RGB ({_first_line(e)})") from e
+
+
+def _loaded(img: Image.Image) -> LoadedImage:
     fmt, mode = img.format or "", img.mode
     icc = img.info.get("icc_profile")
     exif = None
@@ -125,8 +179,21 @@ def to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 
 def load_mask(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
     """A mask file as (H, W) bool (True = regenerate); ``size`` (W, H) must match when given."""
-    img = _open(path)
-    img = ImageOps.exif_transpose(img)
+    try:
+        with _opened(path) as img, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _mask_of(path, img, size)
+    except ImageError:
+        raise
+    except MemoryError as e:
+        raise ImageError(f"{path}: too large to decode in the memory available") from e
+    except Exception as e:  # a mode or tag that decodes but cannot be converted
+        raise ImageError(f"{path}: the mask cannot be read as black and white ({_first_line(e)})") from e
+
+
+def _mask_of(path, img: Image.Image, size: tuple[int, int] | None) -> np.ndarray:
+    with contextlib.suppress(Exception):  # a damaged orientation tag: the pixels as stored
+        img = ImageOps.exif_transpose(img)
     if size is not None and img.size != tuple(size):
         raise ImageError(
             f"{path}: the mask is {img.size[0]}x{img.size[1]} but the image is {size[0]}x{size[1]}; they must match"
@@ -155,13 +222,30 @@ def save_image(
     quality: int = 95,
     force: bool = False,
 ) -> Path:
-    """Write atomically (a temporary file in the same folder, then a rename). JPEG and BMP drop alpha."""
+    """Write atomically (a temporary file in the same folder, then a rename). JPEG and BMP drop alpha.
+    Without ``force`` an existing file is never replaced, not even one that appears while writing."""
     path = Path(path)
     fmt = format_for(path)
+    quality = check_quality(quality)
     if path.exists() and not force:
         raise ImageError(f"{path} exists; choose another name or allow overwriting (--force)")
     if not path.parent.is_dir():
         raise ImageError(f"{path.parent}: no such folder")
+    with atomic_write(path, replace=force) as tmp:
+        write_image(tmp, fmt, rgb, alpha, icc, exif, quality)
+    return path
+
+
+def write_image(
+    path: str | os.PathLike,
+    fmt: str,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    icc: bytes | None = None,
+    exif: bytes | None = None,
+    quality: int = 95,
+) -> None:
+    """Encode to ``path`` as ``fmt`` (one of FORMATS' values), directly: callers write to a temporary."""
     if alpha is not None and fmt not in ("JPEG", "BMP"):
         img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
     else:
@@ -172,10 +256,8 @@ def save_image(
     if exif and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
         kwargs["exif"] = exif
     if fmt in ("JPEG", "WEBP"):
-        kwargs["quality"] = int(quality)
-    with atomic_write(path) as tmp:
-        img.save(tmp, format=fmt, **kwargs)
-    return path
+        kwargs["quality"] = check_quality(quality)
+    img.save(path, format=fmt, **kwargs)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, force: bool = False) -> Path:

@@ -42,10 +42,7 @@ from .model import ARPG, rope_table
 from .quant import quantize_int8
 from .sampler import SamplingParams, StepResult, decode, draw_orders, step_counts
 from .tokenizer import VQModel
-
-MODES = ("inpaint", "outpaint", "expand", "generate")
-MAX_PIXELS = 64_000_000  # larger canvases are refused before any work
-MAX_EXTEND = 8192
+from .validate import check_inputs, check_options, check_request
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +82,12 @@ class EditRequest:
             top_k=self.top_k,
             top_p=self.top_p,
         )
+
+    def validate(self) -> None:
+        """Check the request's numbers, image and mask before a model is at hand; ``Engine.check`` adds the
+        model's own bounds. Raises ValueError (``OptionError`` for a number out of range)."""
+        check_options(self)
+        check_inputs(self)
 
     def seeds(self) -> list[int]:
         return [(self.seed + i) % 2**63 for i in range(self.variants)]
@@ -188,51 +191,9 @@ class Engine:
     # --- checks ----------------------------------------------------------------------------------------
 
     def check(self, r: EditRequest) -> None:
-        """Raise ValueError naming the first problem with the request."""
-        if r.mode not in MODES:
-            raise ValueError(f"unknown mode {r.mode!r}; choose one of {', '.join(MODES)}")
-        r.sampling()  # validates steps, schedules, temperature, top-k, top-p
-        if r.variants < 1 or r.variants > 16:
-            raise ValueError(f"variants must be between 1 and 16, got {r.variants}")
-        if r.feather < 0 or r.dilate < 0:
-            raise ValueError("feather and dilate must be >= 0")
-        if r.label is not None and not 0 <= r.label < self.arpg.cfg.num_classes:
-            raise ValueError(f"class {r.label} is outside 0..{self.arpg.cfg.num_classes - 1} for this model")
-        if r.expand_rope not in ("pi", "ntk"):
-            raise ValueError(f"expand_rope must be 'pi' or 'ntk', got {r.expand_rope!r}")
-        if not 0 <= r.expand_lock <= 16:
-            raise ValueError(f"expand_lock must be between 0 and 16 px, got {r.expand_lock}")
-        if r.mode == "generate":
-            return
-        img = r.image
-        if img is None or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-            raise ValueError("the image must be an (H, W, 3) uint8 RGB array")
-        H, W = img.shape[:2]
-        if H < 1 or W < 1:
-            raise ValueError("the image is empty")
-        if H * W > MAX_PIXELS:
-            raise ValueError(f"the image is too large: {W}x{H} exceeds {MAX_PIXELS // 1_000_000} megapixels")
-        if r.mode == "inpaint":
-            if r.mask is None:
-                raise ValueError("inpainting needs a mask")
-            if r.mask.shape != (H, W):
-                raise ValueError(
-                    f"the mask is {r.mask.shape[1]}x{r.mask.shape[0]} but the image is {W}x{H}; they must match"
-                )
-            if not r.mask.any():
-                raise ValueError("the mask is empty: paint the area to regenerate")
-        if r.mode == "outpaint":
-            if any(int(e) != e or e < 0 for e in r.extend):
-                raise ValueError(f"extensions must be whole numbers >= 0, got {list(r.extend)}")
-            if sum(r.extend) == 0:
-                raise ValueError("nothing to extend: give at least one side a positive number of pixels")
-            if max(r.extend) > MAX_EXTEND:
-                raise ValueError(f"an extension of more than {MAX_EXTEND} px per side is not supported")
-            l, t, rr, b = r.extend
-            if (H + t + b) * (W + l + rr) > MAX_PIXELS:
-                raise ValueError("the extended canvas is too large")
-        if r.mode == "expand" and 4 * H * W > MAX_PIXELS:
-            raise ValueError("the image is too large to expand 2x")
+        """Raise ValueError naming the first problem with the request (see arpg_core.validate)."""
+        cfg = self.arpg.cfg
+        check_request(r, grid_side=self.side, vocab_size=cfg.vocab_size, num_classes=cfg.num_classes)
 
     # --- planning --------------------------------------------------------------------------------------
 

@@ -1,7 +1,12 @@
-"""A one-line progress bar on stderr: done/total, rate, ETA and free-form fields (loss, lr, ...)."""
+"""A one-line progress bar on stderr: done/total, rate, ETA and free-form fields (loss, lr, ...).
+
+The bar is cosmetic: when its stream breaks (a full disk, a closed pipe, ``2>/dev/full``) it goes quiet and the
+work goes on; it never raises.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -17,7 +22,11 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.done = self.start = start
         self.t0 = time.perf_counter()
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.broken = False  # the stream failed once: no more writes
+        try:
+            self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        except (OSError, ValueError):
+            self.tty = False
         self._last_print = 0.0
 
     def update(self, done: int, **fields) -> None:
@@ -39,10 +48,45 @@ class ProgressBar:
             f"{rate:.3g} {self.unit}/s ETA {format_seconds(eta)} {extra}"
         )
         end = "\r" if self.tty and self.done < self.total else "\n"
-        self.stream.write(line.strip() + end)
-        self.stream.flush()
+        self._write(line.strip() + end)
 
     def close(self) -> None:
         if self.tty:
-            self.stream.write("\n")
+            self._write("\n")
+
+    def _write(self, text: str) -> None:
+        if self.broken:
+            return
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except (OSError, ValueError):  # ValueError: a closed stream
+            self.broken = True
+            silence(self.stream)
+
+
+def say(text: str, stream=None) -> bool:
+    """Print a cosmetic line (to stderr by default); a broken stream is ignored. Returns whether it was written."""
+    stream = stream or sys.stderr
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        silence(stream)
+        return False
+    return True
+
+
+def silence(stream) -> None:
+    """Point a broken stream's file descriptor at the null device, so that what it still buffers, and the
+    interpreter's final flush at exit, go nowhere instead of failing again."""
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass

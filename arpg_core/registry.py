@@ -174,6 +174,25 @@ def resolve_path(spec: str, default_file: str) -> Path:
     return installed_path(spec) or Path(spec)
 
 
+def _recorded_tokenizer(name: str, model_path: Path) -> Path:
+    """A tokenizer named in a model's metadata: a known or installed model name, or a plain file name beside the
+    model. A path elsewhere (``/etc/passwd``, ``../x``) is refused: a file must not make the app read others."""
+    from .weights import installed_path
+
+    if name in REGISTRY or name in ("embedded", "embedded-tokenizer"):
+        return resolve_path(name, EMBEDDED_VQ_FILE)
+    path = installed_path(name)
+    if path is not None:
+        return path
+    plain = name not in ("", ".", "..") and Path(name).name == name and "\\" not in name and "/" not in name
+    if plain and (model_path.parent / name).is_file():
+        return model_path.parent / name
+    raise CheckpointError(
+        f"{model_path}: its metadata names the tokenizer {name[:80]!r}, which is neither a known model nor a file "
+        "beside it; pass --tokenizer"
+    )
+
+
 def load_engine(
     model: str = "embedded", tokenizer: str | None = None, device: str = "cpu", precision: str = "auto"
 ) -> Engine:
@@ -181,15 +200,19 @@ def load_engine(
 
     ``precision`` goes to :class:`Engine` ("auto", "fp32", "bf16", or "int8", the CPU fast mode)."""
     dev = resolve_device(device)
-    arpg_ckpt = read_checkpoint(resolve_path(model, EMBEDDED_ARPG_FILE))
+    model_path = resolve_path(model, EMBEDDED_ARPG_FILE)
+    arpg_ckpt = read_checkpoint(model_path)
     arpg = build_arpg(arpg_ckpt)
-    if tokenizer is None:
+    if tokenizer is not None:
+        tok_path = resolve_path(tokenizer, EMBEDDED_VQ_FILE)  # the user's own choice: any name or file
+    else:
         # the embedded model, a preset (its pairing) or a file we installed (the pairing recorded at import)
         entry = REGISTRY.get(model)
         tokenizer = entry.tokenizer if entry else arpg_ckpt.metadata.get("tokenizer")
         if not isinstance(tokenizer, str):
             raise CheckpointError("an ARPG file needs its tokenizer: pass --tokenizer (VQ-16 for the official models)")
-    vq = build_vq(read_checkpoint(resolve_path(tokenizer, EMBEDDED_VQ_FILE)))
+        tok_path = _recorded_tokenizer(tokenizer, model_path)
+    vq = build_vq(read_checkpoint(tok_path))
     names = class_names_for(arpg.cfg.num_classes, arpg_ckpt.metadata)
     recorded = arpg_ckpt.metadata.get("model")
     name = model if model in REGISTRY or model == recorded else Path(model).stem

@@ -113,6 +113,8 @@ def sample_tokens(logits: Tensor, params: SamplingParams, generators: Sequence[t
     if params.temperature == 0:
         return logits.argmax(-1)
     probs = filter_logits(logits.float() / params.temperature, params.top_k, params.top_p).softmax(-1)
+    if not bool(torch.isfinite(probs).all()):
+        raise ValueError("the model produced NaN or infinite scores: its weights are damaged or out of range")
     rows = []
     for p, g in zip(probs, generators):  # p: (n, V)
         rows.append(torch.multinomial(p.to(g.device), 1, generator=g)[:, 0].to(logits.device))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 from .cli import UserError, command
 from .config import ARPGConfig, VQConfig
+from .progress import say
 
 # The embedded model: a 16x16 token grid on 128 px (8x downsampling), sized for a 2-core CPU.
 # v1, the first shipped tokenizer: GroupNorm(32) on its 32-channel levels normalises every channel on
@@ -84,7 +86,7 @@ def _train_tokenizer(args) -> int:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     with open(Path(args.out) / "vq_log.jsonl", "a") as f:
         path = train_vq(args.data, args.out, cfg, tc, log=lambda r: f.write(json.dumps(r) + "\n"), init=init)
-    print(f"wrote {path}")
+    say(f"wrote {path}", sys.stdout)
     return 0
 
 
@@ -151,7 +153,7 @@ def _train_arpg(args) -> int:
             init=init,
             init_from=init_from,
         )
-    print(f"wrote {path}")
+    say(f"wrote {path}", sys.stdout)
     return 0
 
 

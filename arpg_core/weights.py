@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
-import json
 import os
 import re
 import threading
@@ -68,6 +67,7 @@ class InstalledModel:
     builtin: bool = False  # the embedded model in assets/ (cannot be removed)
     tokenizer: str | None = None  # for an ARPG model: the VQ entry it pairs with
     source: dict = field(default_factory=dict)  # repo/file/revision/sha256 or the imported file's name and sha256
+    problem: str | None = None  # why the file is broken (truncated, not safetensors, config off its shapes)
 
 
 # --- where things live -----------------------------------------------------------------------------
@@ -122,7 +122,9 @@ def offline_message(entry: ModelEntry, reason: str) -> str:
 
 def installed() -> list[InstalledModel]:
     """Installed models: the embedded ones (when present in assets/), then the cache in registry order, then
-    models imported under names of their own, alphabetically. Unreadable files are listed with the reason."""
+    models imported under names of their own, alphabetically. Broken files are listed with the reason (``problem``).
+    Temporaries that dead processes left in the cache are deleted on the way."""
+    _sweep_stale()
     found = []
     for name in EMBEDDED:
         path = installed_path(name)
@@ -143,28 +145,29 @@ def find(name: str) -> InstalledModel | None:
 
 
 def describe(path: Path, name: str, builtin: bool = False) -> InstalledModel:
-    """An installed file, from its safetensors header only (no weights are read)."""
-    from safetensors import safe_open
+    """An installed file, verified from its safetensors header only (no weights are read): its size against the
+    header, its kind, and its config against the tensor shapes. A broken file is described with ``problem``."""
+    from .checkpoints import inspect_safetensors
 
     entry = REGISTRY.get(name)
     size = path.stat().st_size
     try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = f.metadata() or {}
-            numel = sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118 (not a dict)
-        meta = {}
-        for k, v in raw.items():
-            try:
-                meta[k] = json.loads(v)
-            except json.JSONDecodeError:
-                meta[k] = v
+        kind, cfg, meta, header = inspect_safetensors(path)
+        numel = sum(_numel(t.shape) for t in header.tensors.values())
+        if entry is not None and kind != entry.kind:
+            raise CheckpointError(f"a{'n ARPG model' if kind == 'arpg' else ' VQ tokenizer'}, not {entry.name}")
     except Exception as e:  # a listing never fails on one bad file
         kind = entry.kind if entry else "?"
-        return InstalledModel(name, kind, path, size, None, f"unreadable: {e}", entry=entry, builtin=builtin)
-    kind = meta.get("kind") or (entry.kind if entry else "?")
-    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    params = meta.get("parameters") or (entry.parameters if entry else numel)
-    tokenizer = (entry.tokenizer if entry else None) or meta.get("tokenizer")
+        reason = str(e).removeprefix(f"{path}: ")
+        return InstalledModel(
+            name, kind, path, size, None, f"broken: {reason}", entry=entry, builtin=builtin, problem=reason
+        )
+    config = cfg.to_dict()
+    params = meta.get("parameters")
+    if isinstance(params, bool) or not isinstance(params, int) or params <= 0:  # metadata is the file's word
+        params = entry.parameters if entry else numel
+    recorded = meta.get("tokenizer") if isinstance(meta.get("tokenizer"), str) else None
+    tokenizer = (entry.tokenizer if entry else None) or recorded
     source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
     return InstalledModel(
         name, kind, path, size, params, summarize(kind, config), config, entry, builtin, tokenizer, source
@@ -444,7 +447,7 @@ def _install(
     _check_cancel(cancel)
     dst = cache_dir() / f"{name}{SUFFIX}"
     dst.parent.mkdir(parents=True, exist_ok=True)
-    save_safetensors(dst, model.state_dict(), meta)  # atomic: a temporary file, then a rename
+    save_safetensors(dst, model.state_dict(), meta, replace=force)  # atomic; without force never replaces
     return describe(dst, name)
 
 
@@ -615,8 +618,12 @@ def _prune_empty(top: Path) -> None:
 
 def _sweep_stale() -> None:
     """Delete temporary files a killed process left behind (ours and huggingface_hub's), once they are old."""
+    from .atomic import sweep_stale
+
     now = time.time()
     folder = cache_dir()
+    if folder.is_dir():
+        sweep_stale(folder)  # ours: the writer's process is gone, or they are old
     candidates = list(folder.glob(".*.tmp")) if folder.is_dir() else []
     hub = hub_cache_dir()
     if hub.is_dir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from .cli import EXIT_INTERRUPTED, EXIT_USAGE, command
-from .progress import ProgressBar
+from .progress import ProgressBar, say
 
 MB = 1_000_000
 
@@ -57,7 +57,9 @@ def _list(args) -> int:
         notes.append(f"RAM ~{format_bytes(est['memory_bytes'])}")
         if est["seconds_per_image"] is not None and entry.repo:
             notes.append(f"~{est['seconds_per_image']:g} s/image on 2 cores")
-        if m is not None:
+        if m is not None and m.problem:
+            status, size, notes = "broken", format_bytes(m.size_bytes), [f"{m.problem} (remove it and install again)"]
+        elif m is not None:
             status, size = ("built in" if m.builtin else "installed"), format_bytes(m.size_bytes)
         elif entry.repo is None:
             status, size = "missing", "-"
@@ -66,7 +68,8 @@ def _list(args) -> int:
         rows.append((entry.name, entry.kind, _count(entry.parameters), status, size, ", ".join(notes)))
     for m in have.values():  # imported under names of their own
         notes = m.summary + (f", with {m.tokenizer}" if m.tokenizer else "")
-        rows.append((m.name, m.kind, _count(m.parameters), "installed", format_bytes(m.size_bytes), notes))
+        status = "broken" if m.problem else "installed"
+        rows.append((m.name, m.kind, _count(m.parameters), status, format_bytes(m.size_bytes), notes))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
@@ -90,14 +93,14 @@ def _download(args) -> int:
         if name != "downloading":
             if bar is not None:
                 bar.close()
-            print(f"{name}...", file=sys.stderr)
+            say(f"{name}...")
 
     try:
         m = download(args.name, progress=progress, force=args.force, on_stage=stage)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
-        print("arpg-studio weights: interrupted; nothing was installed (partial files removed)", file=sys.stderr)
+        say("arpg-studio weights: interrupted; nothing was installed (partial files removed)")
         return EXIT_INTERRUPTED
     _installed(m)
     return 0
@@ -106,11 +109,11 @@ def _download(args) -> int:
 def _import(args) -> int:
     from .weights import import_file
 
-    print(f"reading {args.file}...", file=sys.stderr)
+    say(f"reading {args.file}...")
     try:
         m = import_file(args.file, name=args.name, force=args.force)
     except KeyboardInterrupt:
-        print("arpg-studio weights: interrupted; nothing was installed", file=sys.stderr)
+        say("arpg-studio weights: interrupted; nothing was installed")
         return EXIT_INTERRUPTED
     _installed(m)
     return 0
@@ -120,14 +123,14 @@ def _remove(args) -> int:
     from .weights import remove
 
     path = remove(args.name)
-    print(f"removed {args.name} ({path})")
+    say(f"removed {args.name} ({path})", sys.stdout)
     return 0
 
 
 def _installed(m) -> None:
     from .registry import format_bytes
 
-    print(f"installed {m.name}: {m.summary}, {format_bytes(m.size_bytes)} at {m.path}")
+    say(f"installed {m.name}: {m.summary}, {format_bytes(m.size_bytes)} at {m.path}", sys.stdout)
 
 
 def _count(n: int | None) -> str:

@@ -178,12 +178,12 @@ def _bad_inputs(tmp_path, photo_path):
         (["inpaint", p, "--mask", tmp_path / "small_mask.png"], "the mask is 10x10 but the image is 48x40"),
         (["inpaint", p, "--mask", tmp_path / "empty_mask.png"], "the mask is empty"),
         (["expand", tmp_path / "bomb.png"], "decompression bomb"),
-        (["outpaint", p, "--left", -4], "extensions must be >= 0"),
+        (["outpaint", p, "--left", -4], "--left must be a whole number between 0 and 8192 px, got -4"),
         (["outpaint", p], "nothing to extend"),
         (["inpaint", p, "--mask", tmp_path / "mask.png", "--class", "unicorn"], "unknown class 'unicorn'"),
         (["inpaint", p, "--mask", tmp_path / "mask.png", "--class", "77"], "class 77 is out of range"),
-        (["expand", p, "--steps", 0], "--steps must be at least 1"),
-        (["expand", p, "--lock", -1], "expand_lock must be between 0 and 16 px"),
+        (["expand", p, "--steps", 0], "--steps must be a whole number between 1 and 1024, got 0"),
+        (["expand", p, "--lock", -1], "--lock must be a number between 0 and 16 px, got -1"),
     ]
 
 
