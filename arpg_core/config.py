@@ -142,6 +142,9 @@ class ARPGConfig:
         return cls(**_known_fields(cls, d))
 
 
+VQ_NORMS = ("group", "pixel")
+
+
 @dataclass(frozen=True)
 class VQConfig:
     codebook_size: int = 16384
@@ -154,6 +157,9 @@ class VQConfig:
     encoder_res_blocks: int = 2  # per level
     decoder_res_blocks: int = 3  # per level: the official decoder uses one more than the encoder
     num_groups: int = 32  # GroupNorm groups
+    # "group": GroupNorm over each group's channels and the whole map (LlamaGen); "pixel": each position's
+    # channels on their own, so nothing is normalised away over the window (the embedded tokenizer v3)
+    norm: str = "group"
 
     def __post_init__(self):
         if not isinstance(self.ch_mult, (list, tuple)) or not 1 <= len(self.ch_mult) <= MAX_LEVELS:
@@ -178,6 +184,8 @@ class VQConfig:
         _whole("num_groups", self.num_groups, 1, self.ch)
         if self.ch % self.num_groups:
             raise ConfigError(f"num_groups {self.num_groups} does not divide ch {self.ch}")
+        if self.norm not in VQ_NORMS:
+            raise ConfigError(f"norm must be one of {', '.join(VQ_NORMS)}, got {_show(self.norm)}")
 
     @property
     def downsample(self) -> int:

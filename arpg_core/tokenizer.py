@@ -22,8 +22,32 @@ USAGE_BUFFER_LEN = 65536  # length of the official `quantize.codebook_used` ring
 COMMITMENT_BETA = 0.25
 
 
-def _norm(channels: int, groups: int) -> nn.GroupNorm:
-    return nn.GroupNorm(groups, channels, eps=1e-6, affine=True)
+class PixelNorm(nn.Module):
+    """Normalise each position's channels on their own (a LayerNorm over C), with GroupNorm's parameters.
+
+    Unlike GroupNorm nothing is averaged over the map, so a feature's mean over the window (the window's
+    colour, say) survives, and every output pixel depends on nearby inputs only.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        # (B, C, H, W) -> (B, H, W, C) for layer_norm over C, and back
+        y = F.layer_norm(x.permute(0, 2, 3, 1), x.shape[1:2], self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+def _norm(channels: int, groups: int) -> nn.Module:
+    """GroupNorm with ``groups`` groups; ``groups`` 0 means PixelNorm (the config's norm "pixel")."""
+    return PixelNorm(channels) if groups == 0 else nn.GroupNorm(groups, channels, eps=1e-6, affine=True)
+
+
+def _groups(cfg: VQConfig) -> int:
+    return cfg.num_groups if cfg.norm == "group" else 0
 
 
 class ResBlock(nn.Module):
@@ -112,7 +136,7 @@ class Encoder(nn.Module):
 
     def __init__(self, cfg: VQConfig):
         super().__init__()
-        ch, mult, g = cfg.ch, cfg.ch_mult, cfg.num_groups
+        ch, mult, g = cfg.ch, cfg.ch_mult, _groups(cfg)
         in_mult = (1, *mult)
         self.conv_in = nn.Conv2d(3, ch, 3, padding=1)
         self.conv_blocks = nn.ModuleList()
@@ -147,7 +171,7 @@ class Decoder(nn.Module):
 
     def __init__(self, cfg: VQConfig):
         super().__init__()
-        ch, mult, g = cfg.ch, cfg.ch_mult, cfg.num_groups
+        ch, mult, g = cfg.ch, cfg.ch_mult, _groups(cfg)
         width = ch * mult[-1]
         self.conv_in = nn.Conv2d(cfg.z_channels, width, 3, padding=1)
         self.mid = _mid(width, g)

@@ -44,6 +44,12 @@ VARIANTS: dict[str, tuple[str, object, VQTrainConfig]] = {
     # over the window, so the window's overall colour can only pass through its edges and textures.
     "groups-8": ("a bug: one channel per GroupNorm group", replace(EMBEDDED_VQ, num_groups=8), BASE),
     "groups-1": ("the same, one group per layer", replace(EMBEDDED_VQ, num_groups=1), BASE),
+    "pixel-norm": ("no statistics over the window at all", replace(EMBEDDED_VQ, norm="pixel"), BASE),
+    "groups-8-colour-8": (
+        "rate: groups of 4 and colour terms weighted 8",
+        replace(EMBEDDED_VQ, num_groups=8),
+        replace(BASE, chroma_weight=8.0, lowpass_weight=8.0),
+    ),
 }
 PATCHES = {"grass": (102, 149, 52), "red": (200, 30, 30), "blue": (30, 60, 200), "purple": (120, 50, 140)}
 

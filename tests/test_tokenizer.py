@@ -87,3 +87,23 @@ def test_embedded_tokenizer_recipe_never_normalises_a_channel_on_its_own():
 
     assert min_group(EMBEDDED_VQ) >= 4
     assert min_group(EMBEDDED_VQ_V1) == 1  # the first shipped tokenizer: the cause of its colour loss
+
+
+def test_pixel_norm_keeps_the_layout_and_the_window_mean():
+    from dataclasses import replace
+
+    from arpg_core.tokenizer import PixelNorm
+
+    cfg = VQConfig(codebook_size=16, codebook_dim=4, z_channels=8, ch=8, ch_mult=(1, 2), num_groups=4)
+    group, pixel = VQModel(cfg), VQModel(replace(cfg, norm="pixel"))
+    assert {k: v.shape for k, v in group.state_dict().items()} == {k: v.shape for k, v in pixel.state_dict().items()}
+
+    norm = PixelNorm(3)
+    flat = torch.tensor([1.0, 2.0, 4.0]).view(1, 3, 1, 1).expand(1, 3, 5, 5)
+    out = norm(flat)
+    assert out[0, :, 2, 2].abs().sum() > 1  # a uniform map keeps its channel pattern (GroupNorm zeroes it)
+    assert torch.allclose(out[0, :, 2, 2], torch.nn.functional.layer_norm(flat[0, :, 2, 2], (3,), eps=1e-6))
+    x = torch.randn(1, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    y = x.clone()
+    y[..., 0, 0] += 5.0
+    assert torch.equal(norm(x)[..., 1:, 1:], norm(y)[..., 1:, 1:])  # each position on its own
