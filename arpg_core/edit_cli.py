@@ -11,6 +11,7 @@ import numpy as np
 from .cli import UserError, command
 from .imageio import format_for, load_image, load_mask, save_image
 from .progress import ProgressBar
+from .threads import parse_threads
 
 
 def _common(p) -> None:
@@ -34,7 +35,15 @@ def _common(p) -> None:
         "--precision",
         default="auto",
         choices=["auto", "fp32", "bf16", "int8"],
-        help="auto: fp32 on CPU, bf16 on CUDA where supported; int8: the CPU fast mode (docs/performance.md)",
+        help="auto: bf16 where supported on CUDA, or where this CPU measured it faster (bf16 units, large models), "
+        "else fp32; int8: the CPU fast mode (docs/performance.md)",
+    )
+    p.add_argument(
+        "--threads",
+        default=None,
+        metavar="N",
+        help="CPU threads, or 'auto' (default: $ARPG_STUDIO_THREADS, else chosen from the model's size and the "
+        "cores other programs leave free; docs/performance.md)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON result record on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -123,6 +132,10 @@ def _run(args) -> int:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
     if args.variants < 1:
         raise UserError(f"--variants must be at least 1, got {args.variants}")
+    try:
+        parse_threads(args.threads)
+    except ValueError as e:
+        raise UserError(f"--threads: {e}") from None
     outputs = output_paths(args.output, args.variants)
     extra = [Path(args.lanczos)] if getattr(args, "lanczos", None) else []
     for out in outputs + extra:
@@ -149,7 +162,7 @@ def _run(args) -> int:
     elif args.mode == "expand":
         fields = dict(expand_rope=args.rope, expand_lock=args.lock)
 
-    engine = load_engine(args.model, args.tokenizer, args.device, args.precision)
+    engine = load_engine(args.model, args.tokenizer, args.device, args.precision, threads={"cli": args.threads})
     label = parse_class(args.label, engine.class_names)
     seed = args.seed if args.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
     request = EditRequest(
