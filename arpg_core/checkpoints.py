@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import save_file
 
 from .atomic import atomic_write
 from .config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig, VQConfig
+from .loading import finish, meta_model, read_safetensors
 from .model import ARPG
-from .tokenizer import VQModel
+from .tokenizer import USAGE_BUFFER_LEN, VQModel
 
 FORMAT = "arpg-studio/1"
 WRAPPER_KEYS = ("state_dict", "model", "module")
@@ -128,20 +129,21 @@ def vq_config_of(ckpt: Checkpoint) -> VQConfig:
 
 
 def build_arpg(ckpt: Checkpoint, n_head: int | None = None) -> ARPG:
+    """The model, whose parameters are the state dict's own tensors (arpg_core.loading: no second copy)."""
     cfg = arpg_config_of(ckpt, n_head)
-    model = ARPG(cfg)
+    model = meta_model(lambda: ARPG(cfg))
     _load_strict(model, ckpt.state_dict, "ARPG model")
-    return model.eval()
+    return finish(model).eval()
 
 
 def build_vq(ckpt: Checkpoint) -> VQModel:
     cfg = vq_config_of(ckpt)
-    model = VQModel(cfg)
+    model = meta_model(lambda: VQModel(cfg))
     sd = dict(ckpt.state_dict)
     if cfg.show_usage and "quantize.codebook_used" not in sd:
-        sd["quantize.codebook_used"] = model.quantize.codebook_used  # statistics only, never read
+        sd["quantize.codebook_used"] = torch.zeros(USAGE_BUFFER_LEN)  # statistics only, never read
     _load_strict(model, sd, "VQ tokenizer")
-    return model.eval()
+    return finish(model).eval()
 
 
 def load_arpg(path: str | os.PathLike, n_head: int | None = None) -> tuple[ARPG, dict]:
@@ -228,7 +230,7 @@ def _load_strict(model: torch.nn.Module, sd: dict, what: str) -> None:
             problems.append(f"{label}: {', '.join(items[:5])}{more}")
     if problems:
         raise CheckpointError(f"these weights do not fit the {what}; " + "; ".join(problems))
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in sd.items()}, strict=True)
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in sd.items()}, strict=True, assign=True)
 
 
 def _strip(key: str) -> str:
@@ -245,10 +247,8 @@ def _looks_like_safetensors(head: bytes) -> bool:
 
 def _read_safetensors(path: Path) -> tuple[dict, dict]:
     try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = f.metadata() or {}
-        sd = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
+        sd, raw = read_safetensors(path)  # no memory map: peak memory is the tensors alone (arpg_core.loading)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e
     metadata = {}
     for k, v in raw.items():
