@@ -98,7 +98,7 @@ def test_probes_run_the_real_sampler(monkeypatch):
     for probe in s.probes.values():
         assert probe["fp32"] > 0 and probe["int8"] > 0
     assert s.machine["threads"] == {"small": 1, "wide": 1} and s.machine["cpu_s"] >= 0
-    assert s.seconds_per_image(multiplied_parameters(wide)) == pytest.approx(s.probes["wide"]["fp32"])
+    assert s.fp32 == fit(s.probes, "fp32") and s.int8 == fit(s.probes, "int8")  # (noisy times: no ordering)
 
 
 def test_estimates_scale_this_machines_speed():
