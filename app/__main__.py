@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import sys
 
+from arpg_core.threads import prepare_process
+
+prepare_process()  # before anything imports torch: OpenMP reads its wait policy once, when it loads
+
 # a path with one of these opens in the app even when it does not exist: the app says so in a dialog
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -27,7 +28,7 @@ from .settings import Settings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = {
-    "auto": "auto (fp32 on the CPU, bf16 on a GPU)",
+    "auto": "auto (bf16 where measured faster here, else fp32)",
     "fp32": "fp32",
     "int8": "int8: fast mode (CPU)",
 }
@@ -82,6 +83,16 @@ class PreferencesDialog(QDialog):
             self.precision.addItem(text, key)
         self.precision.setToolTip("int8 quantizes the model's linear layers: faster and smaller on a CPU")
         form.addRow("Precision", self.precision)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, max(os.cpu_count() or 1, 1))
+        self.threads.setSpecialValueText("auto")  # 0
+        stored = settings.threads()
+        self.threads.setValue(int(stored) if stored.isdigit() else 0)
+        self.threads.setToolTip(
+            "CPU threads for an edit. auto: one for small models, else the cores other programs leave free "
+            "(ARPG_STUDIO_THREADS, when set, takes precedence)"
+        )
+        form.addRow("Threads", self.threads)
         self.autosave = QSpinBox()
         self.autosave.setRange(10, 3600)
         self.autosave.setSuffix(" s")
@@ -117,8 +128,9 @@ class PreferencesDialog(QDialog):
         }
 
     def store(self) -> dict | None:
-        """Save the autosave interval; returns the model choice when it differs from the stored one."""
+        """Save the autosave interval and threads; returns the model choice when it differs from the stored one."""
         self.settings.set_autosave_seconds(self.autosave.value())
+        self.settings.set_threads(self.threads.value() or "auto")
         choice = self.choice()
         return choice if choice != self._initial else None
 

@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
             tokenizer=tokenizer or "",
             device=device or s.device(),
             precision=precision or s.precision(),
+            threads=s.threads(),
         )
 
     def use_model(self, name: str) -> bool:
@@ -591,6 +592,9 @@ class MainWindow(QMainWindow):
         if accepted:
             self.autosave_timer.setInterval(self.settings.autosave_seconds() * 1000)
             choice = dialog.store()
+            engine = self.controller.engine
+            if engine is not None and hasattr(engine, "thread_overrides"):  # read at the start of each edit
+                engine.thread_overrides["setting"] = self.settings.threads()
             if choice:
                 self.switch_model(**choice)
 

@@ -9,6 +9,7 @@ import path); the functions the jobs run import it when they run.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -42,6 +43,9 @@ IMPORT_FILTER = "Model files (*.safetensors *.pt *.pth *.bin);;All files (*)"
 KINDS = {"arpg": "image model", "vq": "tokenizer"}
 
 
+log = logging.getLogger("arpg_studio.models")
+
+
 @dataclass(frozen=True)
 class ModelRow:
     """One line of the table, gathered in a worker thread (see :func:`catalog`)."""
@@ -64,8 +68,11 @@ class ModelRow:
     problem: str = ""  # the file is installed but unreadable: why
 
 
-def catalog() -> tuple[list[ModelRow], str]:
-    """Every registry entry, then installed models of names of their own; and the cache folder. Worker thread."""
+def catalog(measure: bool = True) -> tuple[list[ModelRow], str]:
+    """Every registry entry, then installed models of names of their own; and the cache folder. Worker thread.
+
+    Times per image come from this machine's speed measurement; without ``measure`` only a stored one is used
+    (the list then shows at once, and the dialog measures in a second job: see ``ModelsDialog._listed``)."""
     from arpg_core import weights
     from arpg_core.config import VQ_PRESETS
     from arpg_core.registry import REGISTRY, ModelEntry, estimate
@@ -89,7 +96,7 @@ def catalog() -> tuple[list[ModelRow], str]:
         est = None
         if kind == "arpg" and params:
             own = ModelEntry(name, "arpg", None, "", None, params, tokenizer, native or 0, "metadata")
-            est = estimate(entry or own)
+            est = estimate(entry or own, measure=measure)
             if not est["tokenizer_memory_bytes"] and tokenizer in found and found[tokenizer].parameters:
                 est = {**est, "tokenizer_memory_bytes": 4 * found[tokenizer].parameters}
         summary = m.summary if m and not problem else (f"{KINDS.get(kind, kind)}, not installed" if entry else "")
@@ -155,7 +162,8 @@ def seconds_text(s: float) -> str:
 
 
 def estimate_text(row: ModelRow) -> str:
-    """'ARPG-XXL: about 5.21 GB of memory in fp32 (+288 MB for VQ-16), about 35 s per 64-step image on a 2-core CPU'"""
+    """'ARPG-XXL: about 5.21 GB of memory in fp32 (+288 MB for VQ-16), about 35 s per 64-step image on this
+    computer (7.1 s in int8)', the time measured here (arpg_core.calibrate)"""
     e = row.estimate
     if not e:
         return ""
@@ -163,7 +171,11 @@ def estimate_text(row: ModelRow) -> str:
     if e.get("tokenizer_memory_bytes"):
         text += f" (+{size_text(e['tokenizer_memory_bytes'])} for {e['tokenizer']})"
     if e.get("seconds_per_image") is not None:
-        text += f", about {seconds_text(e['seconds_per_image'])} per {e['steps']}-step image on a 2-core CPU"
+        text += f", about {seconds_text(e['seconds_per_image'])} per {e['steps']}-step image on this computer"
+        if e.get("seconds_per_image_int8") is not None:
+            text += f" ({seconds_text(e['seconds_per_image_int8'])} in int8)"
+    else:
+        text += "; measuring this computer's speed for the time per image…"
     return text
 
 
@@ -219,6 +231,7 @@ class ModelsDialog(QDialog):
         self.cache = ""
         self._list_job: CallJob | None = None
         self._relist = False
+        self._speed_job: CallJob | None = None  # measures this machine's speed once, off the list's way
         self._op = None  # the running download, import or removal
         self._retired: list = []  # jobs whose threads are winding down
         self._select_after = ""  # a row to select once the list is read again
@@ -305,7 +318,7 @@ class ModelsDialog(QDialog):
             return
         if not self.rows:
             self.status.setText("Reading the model cache…")
-        job = CallJob(catalog)
+        job = CallJob(catalog, False)
         job.finished.connect(self._listed)
         job.failed.connect(lambda msg, details: self._report("Cannot list the models", msg, details))
         job.done.connect(self._list_done)
@@ -320,6 +333,8 @@ class ModelsDialog(QDialog):
         self._select_after = ""
         self.rows, self.cache = rows, cache
         self.cache_label.setText(f"Models are kept in {_short_path(cache)}")
+        if self._speed_job is None and any(r.estimate and r.estimate["seconds_per_image"] is None for r in rows):
+            self._measure_speed()
         self._fill()
         names = [r.name for r in rows]
         if keep in names:
@@ -328,6 +343,16 @@ class ModelsDialog(QDialog):
             active = self._active_name()
             self.table.selectRow(names.index(active) if active in names else 0)
         self._selection_changed()
+
+    def _measure_speed(self) -> None:
+        """Time this machine once (arpg_core.calibrate, about a second when idle), then list again with it."""
+        from arpg_core.calibrate import speed
+
+        job = CallJob(speed)
+        job.finished.connect(lambda _speed: self.refresh())
+        job.failed.connect(lambda msg, details: log.warning("speed measurement failed: %s\n%s", msg, details))
+        self._speed_job = job
+        job.start()
 
     def _list_done(self) -> None:
         self._retire(self._list_job)
@@ -660,7 +685,7 @@ class ModelsDialog(QDialog):
 
     def shutdown(self, ms: int = 5000) -> None:
         """Cancel a download and wait for the worker threads (on quit)."""
-        for job in [self._op, self._list_job, *self._retired]:
+        for job in [self._op, self._list_job, self._speed_job, *self._retired]:
             if job is not None:
                 job.cancel()
                 job.wait(ms)

@@ -114,6 +114,13 @@ class Settings:
         """auto, fp32, bf16 or int8 (the CPU fast mode)."""
         return self._get("model/precision", "auto", str)
 
+    def threads(self) -> str:
+        """CPU threads for edits: 'auto' (the core's thread policy) or a count; $ARPG_STUDIO_THREADS overrides it."""
+        return self._get("model/threads", "auto", str)
+
+    def set_threads(self, value: str | int) -> None:
+        self.q.setValue("model/threads", str(value))
+
     def model_choice(self) -> dict:
         """The keywords the engine loader takes: model, tokenizer, device, precision."""
         return {

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .atomic import atomic_write
 from .config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig, ConfigError, VQConfig
+from .loading import finish, meta_model, read_safetensors
 from .model import ARPG
 from .safefile import (
     ZIP_MAGIC,
@@ -178,12 +179,13 @@ def vq_config_of(ckpt: Checkpoint) -> VQConfig:
 
 
 def build_arpg(ckpt: Checkpoint, n_head: int | None = None) -> ARPG:
+    """The model, whose parameters are the state dict's own tensors (arpg_core.loading: no second copy)."""
     cfg = arpg_config_of(ckpt, n_head)
     _check_fits(ckpt.state_dict, "arpg", cfg, "ARPG model")  # before ARPG(cfg) allocates anything
     check_finite(ckpt.state_dict, "ARPG model")
-    model = ARPG(cfg)
+    model = meta_model(lambda: ARPG(cfg))
     _load_strict(model, ckpt.state_dict, "ARPG model")
-    return model.eval()
+    return finish(model).eval()
 
 
 def build_vq(ckpt: Checkpoint) -> VQModel:
@@ -193,9 +195,9 @@ def build_vq(ckpt: Checkpoint) -> VQModel:
         sd[USAGE_BUFFER] = torch.zeros(USAGE_BUFFER_LEN)  # statistics only, never read
     _check_fits(sd, "vq", cfg, "VQ tokenizer")
     check_finite({k: v for k, v in sd.items() if k != USAGE_BUFFER}, "VQ tokenizer")
-    model = VQModel(cfg)
+    model = meta_model(lambda: VQModel(cfg))
     _load_strict(model, sd, "VQ tokenizer")
-    return model.eval()
+    return finish(model).eval()
 
 
 def load_arpg(path: str | os.PathLike, n_head: int | None = None) -> tuple[ARPG, dict]:
@@ -302,7 +304,7 @@ def _load_strict(model: torch.nn.Module, sd: dict, what: str) -> None:
     expected = model.state_dict()
     found = {k: (tuple(v.shape), "F32") for k, v in sd.items()}  # dtypes were checked before building
     check_fits(found, {k: tuple(v.shape) for k, v in expected.items()}, what)
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in sd.items()}, strict=True)
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in sd.items()}, strict=True, assign=True)
 
 
 def _strip(key: str) -> str:
@@ -321,8 +323,8 @@ def _read_safetensors(path: Path) -> tuple[dict, dict]:
     if cfg is not None:  # the model a file claims is checked against its tensors, never built on its word
         _check_recorded(path, names, kind, cfg)
     try:
-        sd = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
+        sd, _ = read_safetensors(path)  # no memory map: peak memory is the tensors alone (arpg_core.loading)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e
     return sd, metadata
 

@@ -12,9 +12,13 @@ import os
 import sys
 from collections.abc import Callable
 
-from .checkpoints import CheckpointError
-from .progress import say, silence
-from .validate import OptionError
+from .threads import prepare_process
+
+prepare_process()  # `python -m arpg_core.cli`: before .checkpoints imports torch (OpenMP's wait policy)
+
+from .checkpoints import CheckpointError  # noqa: E402
+from .progress import say, silence  # noqa: E402
+from .validate import OptionError  # noqa: E402
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

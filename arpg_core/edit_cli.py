@@ -13,6 +13,7 @@ from .atomic import OutputError
 from .cli import UserError, command
 from .imageio import format_for, load_image, load_mask, write_image
 from .progress import ProgressBar, say
+from .threads import parse_threads
 from .validate import check_options, check_quality
 
 
@@ -37,7 +38,15 @@ def _common(p) -> None:
         "--precision",
         default="auto",
         choices=["auto", "fp32", "bf16", "int8"],
-        help="auto: fp32 on CPU, bf16 on CUDA where supported; int8: the CPU fast mode (docs/performance.md)",
+        help="auto: bf16 where supported on CUDA, or where this CPU measured it faster (bf16 units, large models), "
+        "else fp32; int8: the CPU fast mode (docs/performance.md)",
+    )
+    p.add_argument(
+        "--threads",
+        default=None,
+        metavar="N",
+        help="CPU threads, or 'auto' (default: $ARPG_STUDIO_THREADS, else chosen from the model's size and the "
+        "cores other programs leave free; docs/performance.md)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON result record on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -140,6 +149,10 @@ def _run(args) -> int:
     request = EditRequest(**fields)
     check_options(request)  # the numbers first: before any file is read
     check_quality(args.quality)
+    try:
+        parse_threads(args.threads)
+    except ValueError as e:
+        raise UserError(f"--threads: {e}") from None
 
     outputs = output_paths(args.output, args.variants)
     extra = [Path(args.lanczos)] if getattr(args, "lanczos", None) else []
@@ -158,7 +171,7 @@ def _run(args) -> int:
         request = dataclasses.replace(request, image=src.rgb)
     request.validate()  # against the image and mask: before the model is loaded
 
-    engine = load_engine(args.model, args.tokenizer, args.device, args.precision)
+    engine = load_engine(args.model, args.tokenizer, args.device, args.precision, threads={"cli": args.threads})
     label = parse_class(args.label, engine.class_names)
     request = dataclasses.replace(request, label=label)
     engine.check(request)  # against the model: before any compute

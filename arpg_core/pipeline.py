@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from . import threads
 from .edits import (
     DecodePlan,
     Window,
@@ -39,6 +40,7 @@ from .edits import (
     token_mask,
 )
 from .model import ARPG, rope_table
+from .progress import RecentRate
 from .quant import quantize_int8
 from .sampler import SamplingParams, StepResult, decode, draw_orders, step_counts
 from .tokenizer import VQModel
@@ -156,9 +158,13 @@ class Engine:
         name: str = "model",
         device: str | torch.device = "cpu",
         precision: str = "auto",
+        threads: dict | None = None,
     ):
         self.device = torch.device(device)
-        self.precision = resolve_precision(self.device, precision)
+        self.parameters = sum(p.numel() for p in arpg.parameters())  # before int8 hides them in packed weights
+        self.precision = resolve_precision(self.device, precision, self.parameters)
+        # overrides of the thread policy, {"cli": N} or {"setting": N} (arpg_core.threads.resolve); read per edit
+        self.thread_overrides = dict(threads or {})
         arpg = arpg.to(self.device).eval()
         if self.precision == "bf16":
             arpg = arpg.to(torch.bfloat16)
@@ -251,6 +257,8 @@ class Engine:
     def run(self, r: EditRequest) -> Generator[Progress, None, EditResult]:
         self.check(r)
         t_start = time.perf_counter()
+        choice = self.use_threads()
+        self._rate = RecentRate(t_start)  # the ETA follows the recent steps (a slowdown shows at once)
         self._timings = {"encode": 0.0, "sample": 0.0, "decode": 0.0, "composite": 0.0, "preview": 0.0}
         generators = [torch.Generator().manual_seed(s) for s in r.seeds()]
         if r.mode in ("inpaint", "outpaint", "generate"):
@@ -259,7 +267,15 @@ class Engine:
             result = yield from self._run_expand(r, generators, t_start)
         self._timings["total"] = time.perf_counter() - t_start
         result.timings = dict(self._timings)
+        result.extra.update(choice.record())
         return result
+
+    def use_threads(self) -> threads.ThreadChoice:
+        """Decide the CPU threads for the next edit and set them in the calling thread (the worker's)."""
+        choice = threads.resolve(self.parameters, **self.thread_overrides)
+        if self.device.type == "cpu":
+            threads.apply(choice)
+        return choice
 
     def _run_windows(self, r: EditRequest, generators, t_start) -> Generator[Progress, None, EditResult]:
         B = r.variants
@@ -466,9 +482,9 @@ class Engine:
         return [np.rint(a / weight[..., None]).clip(0, 255).astype(np.uint8) for a in acc]
 
     def _progress(self, done, total, wi, n_windows, t_start, preview) -> Progress:
-        elapsed = time.perf_counter() - t_start
-        eta = elapsed / done * (total - done) if done else 0.0
-        return Progress(done, total, wi, n_windows, elapsed, eta, preview)
+        now = time.perf_counter()
+        self._rate.step(now)
+        return Progress(done, total, wi, n_windows, now - t_start, self._rate.eta(total - done), preview)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -477,15 +493,25 @@ class Engine:
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
-def resolve_precision(device: torch.device, precision: str = "auto") -> str:
-    """auto: fp32 on CPU (bf16 is ~30x slower on CPUs without bf16 units), bf16 on CUDA where supported.
+def resolve_precision(device: torch.device, precision: str = "auto", parameters: int = 0) -> str:
+    """auto: bf16 on CUDA where supported. On the CPU, bf16 where this machine measured it clearly faster than
+    fp32 for a model of ``parameters`` (arpg_core.calibrate: only CPUs with bf16 units, only models large
+    enough for the weights' bandwidth to dominate), else fp32.
 
     int8 (dynamic quantization of the Linear layers) is the opt-in CPU "fast" mode.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        if device.type == "cpu" and parameters >= threads.SMALL_MODEL_PARAMETERS:
+            from . import calibrate
+
+            if calibrate.cpu_has_bf16():
+                speed = calibrate.speed()
+                return speed.faster_precision(parameters) if speed is not None else "fp32"
+        return "fp32"
     if precision == "int8" and device.type != "cpu":
         raise ValueError("int8 (fast mode) runs on the CPU only")
     return precision

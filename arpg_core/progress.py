@@ -1,4 +1,5 @@
-"""A one-line progress bar on stderr: done/total, rate, ETA and free-form fields (loss, lr, ...).
+"""A one-line progress bar on stderr: done/total, rate, ETA and free-form fields (loss, lr, ...); and
+:class:`RecentRate`, the ETA of an edit from its recent steps.
 
 The bar is cosmetic: when its stream breaks (a full disk, a closed pipe, ``2>/dev/full``) it goes quiet and the
 work goes on; it never raises.
@@ -90,3 +91,32 @@ def silence(stream) -> None:
         stream.flush()
     except (OSError, ValueError, AttributeError):
         pass
+
+
+class RecentRate:
+    """Seconds per step from the recent steps: an exponential moving average whose weight halves every
+    ``half_life`` steps. An ETA from it follows a slowdown (another program starts) within a few steps, where
+    the average since the start stays frozen near the old speed."""
+
+    def __init__(self, start: float, half_life: float = 2.0):
+        self.alpha = 1.0 - 0.5 ** (1.0 / half_life)
+        self.last = start
+        self.per_step: float | None = None
+
+    def step(self, now: float, steps: int = 1) -> None:
+        dt = max(0.0, now - self.last) / max(1, steps)
+        self.last = now
+        self.per_step = dt if self.per_step is None else self.per_step + self.alpha * (dt - self.per_step)
+
+    def eta(self, remaining: int) -> float:
+        return 0.0 if self.per_step is None else max(0, remaining) * self.per_step
+
+
+def eta_after(step_ends: list[float], total: int, start: float = 0.0, half_life: float = 2.0) -> list[float]:
+    """The ETA shown after each step that ended at ``step_ends`` (pure, for tests and plots)."""
+    rate = RecentRate(start, half_life)
+    out = []
+    for i, t in enumerate(step_ends):
+        rate.step(t)
+        out.append(rate.eta(total - i - 1))
+    return out

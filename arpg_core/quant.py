@@ -3,15 +3,14 @@ quantized on the fly). Its error against fp32 is measured in docs/performance.md
 
 from __future__ import annotations
 
-import warnings
-
 import torch
+
+from .loading import quantize_int8_
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``model`` with every nn.Linear replaced by a dynamically quantized int8 Linear (CPU only)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-        from torch.ao.quantization import quantize_dynamic
+    """``model`` with every nn.Linear replaced by a dynamically quantized int8 Linear (CPU only).
 
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    In place, layer by layer: no copy of the model is made, and each fp32 weight is freed once its int8
+    version exists (unless the caller still holds it). Returns the same module."""
+    return quantize_int8_(model)

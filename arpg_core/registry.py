@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from . import calibrate
+from .calibrate import Speed
 from .checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint
 from .pipeline import Engine
 
@@ -69,24 +71,27 @@ REGISTRY: dict[str, ModelEntry] = {
 }
 
 
-# Rough CPU speed, from the docs' figure: ARPG-L in fp32 takes about 8.5 s for one 64-step 256 px image on
-# 2 CPU cores; other models are scaled by their parameter count.
-_REFERENCE_SECONDS, _REFERENCE_PARAMS, _REFERENCE_STEPS = 8.5, 319_845_376, 64
-
-
-def estimate(entry: ModelEntry | str) -> dict:
+def estimate(entry: ModelEntry | str, speed: Speed | None = None, measure: bool = True) -> dict:
     """Approximate download size, memory (fp32 on the CPU) and time per image of a registry entry.
 
     ``memory_bytes`` is the model's own weights in fp32 (about 5.2 GB for ARPG-XXL); the tokenizer it pairs with
-    adds ``tokenizer_memory_bytes``. ``seconds_per_image`` is a rough figure for one 64-step image on 2 CPU cores,
-    scaled from ARPG-L's ~8.5 s by parameter count; None for a tokenizer.
+    adds ``tokenizer_memory_bytes``. ``seconds_per_image`` (fp32) and ``seconds_per_image_int8`` are for one
+    64-step image (sampling, batch 1 with guidance) on this machine: from ``speed``, else the measurement kept
+    in the model cache, taken on first use (arpg_core.calibrate); None for a tokenizer, or when nothing is
+    measured and ``measure`` is False.
     """
     if isinstance(entry, str):
         entry = REGISTRY[entry]
     tok = REGISTRY.get(entry.tokenizer) if entry.tokenizer else None
-    seconds = None
+    seconds = seconds_int8 = measured = None
     if entry.kind == "arpg":
-        seconds = round(_REFERENCE_SECONDS * entry.parameters / _REFERENCE_PARAMS, 1)
+        if speed is None:
+            speed = calibrate.speed(measure=measure)
+        if speed is not None:
+            n = calibrate.parameters_of(entry.name, entry.parameters)
+            seconds = _round_seconds(speed.seconds_per_image(n, "fp32"))
+            seconds_int8 = _round_seconds(speed.seconds_per_image(n, "int8"))
+            measured = speed.machine
     return {
         "name": entry.name,
         "parameters": entry.parameters,
@@ -95,11 +100,17 @@ def estimate(entry: ModelEntry | str) -> dict:
         "tokenizer": entry.tokenizer,
         "tokenizer_memory_bytes": 4 * tok.parameters if tok else 0,
         "seconds_per_image": seconds,
-        "steps": _REFERENCE_STEPS,
+        "seconds_per_image_int8": seconds_int8,
+        "steps": calibrate.STEPS_PER_IMAGE,
+        "measured": measured,  # the machine, threads and others' load of the measurement
         "native_px": entry.native_px,
         "classes": entry.classes_source,
         "approximate": True,
     }
+
+
+def _round_seconds(s: float) -> float:
+    return round(s, 2) if s < 1 else round(s, 1) if s < 10 else float(round(s))
 
 
 def format_bytes(n: int | float) -> str:
@@ -194,15 +205,21 @@ def _recorded_tokenizer(name: str, model_path: Path) -> Path:
 
 
 def load_engine(
-    model: str = "embedded", tokenizer: str | None = None, device: str = "cpu", precision: str = "auto"
+    model: str = "embedded",
+    tokenizer: str | None = None,
+    device: str = "cpu",
+    precision: str = "auto",
+    threads: dict | None = None,
 ) -> Engine:
     """An Engine from a preset name or files. The embedded model brings its own tokenizer.
 
-    ``precision`` goes to :class:`Engine` ("auto", "fp32", "bf16", or "int8", the CPU fast mode)."""
+    ``precision`` goes to :class:`Engine` ("auto", "fp32", "bf16", or "int8", the CPU fast mode); ``threads``
+    overrides the thread policy ({"cli": N} or {"setting": N}, see arpg_core.threads)."""
     dev = resolve_device(device)
     model_path = resolve_path(model, EMBEDDED_ARPG_FILE)
     arpg_ckpt = read_checkpoint(model_path)
     arpg = build_arpg(arpg_ckpt)
+    arpg_ckpt.state_dict.clear()  # the model owns those tensors now; int8 can free each fp32 weight as it goes
     if tokenizer is not None:
         tok_path = resolve_path(tokenizer, EMBEDDED_VQ_FILE)  # the user's own choice: any name or file
     else:
@@ -216,4 +233,4 @@ def load_engine(
     names = class_names_for(arpg.cfg.num_classes, arpg_ckpt.metadata)
     recorded = arpg_ckpt.metadata.get("model")
     name = model if model in REGISTRY or model == recorded else Path(model).stem
-    return Engine(arpg, vq, class_names=names, name=name, device=dev, precision=precision)
+    return Engine(arpg, vq, class_names=names, name=name, device=dev, precision=precision, threads=threads)

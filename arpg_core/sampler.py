@@ -5,6 +5,8 @@ A job decodes B variants at once. Each variant has its own ``torch.Generator``, 
 context of an edit) enter the KV cache in the first forward together with the class token; the
 unknown positions are then predicted in order, several per step, by the model's target-aware queries.
 With classifier-free guidance the batch is doubled: B conditional rows, then B rows with the null class.
+When every variant's class is the null class the two halves would be identical (guided = uncond +
+(cond - uncond) * scale = cond), so only the conditional rows run: half the work, the same tokens.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class StepResult:
     grid: Tensor  # (B, P) every position so far; -1 where nothing is decoded yet
     logits: Tensor  # (B, n, V) guided logits of this step, before temperature
     cond_logits: Tensor  # (B, n, V) conditional rows
-    uncond_logits: Tensor | None  # (B, n, V) null-class rows; None without guidance
+    uncond_logits: Tensor | None  # (B, n, V) null-class rows; None without guidance (or with no class at all)
 
 
 def step_counts(n: int, num_steps: int, schedule: str = "arccos") -> list[int]:
@@ -170,11 +172,12 @@ def decode(
 
     counts = step_counts(N, params.num_steps, params.schedule)
     scales = cfg_scales(counts, params.cfg_scale, params.cfg_schedule)
-    rows = 2 * B if params.guided else B
+    class_ids = torch.tensor([cfg.class_token_id(y) for y in labels], device=device)
+    with_uncond = params.guided and not bool((class_ids == cfg.null_class_id).all())
+    rows = 2 * B if with_uncond else B
     cache = model.new_cache(rows, 1 + K + N, rope)
 
-    class_ids = torch.tensor([cfg.class_token_id(y) for y in labels], device=device)
-    if params.guided:
+    if with_uncond:
         class_ids = torch.cat([class_ids, torch.full_like(class_ids, cfg.null_class_id)])
     inputs = torch.cat([class_ids[:, None], known_tokens.repeat(rows // B, 1)], dim=1)  # (rows, 1 + K)
     input_rows = torch.cat([torch.zeros(1, dtype=torch.long, device=device), known_pos + 1])
@@ -188,7 +191,7 @@ def decode(
             positions = orders[:, start : start + n]  # (B, n)
             query_rows = (positions + 1).repeat(rows // B, 1)  # (rows, n)
             logits = model.step(cache, inputs, input_rows, query_rows).float()  # (rows, n, V)
-            cond, uncond = logits[:B], (logits[B:] if params.guided else None)
+            cond, uncond = logits[:B], (logits[B:] if with_uncond else None)
             guided = cond if uncond is None else uncond + (cond - uncond) * scale
             tokens = sample_tokens(guided, params, generators)  # (B, n)
             grid.scatter_(1, positions, tokens)

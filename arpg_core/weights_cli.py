@@ -43,10 +43,13 @@ def _run(args) -> int:
 
 
 def _list(args) -> int:
+    from . import calibrate
     from .registry import REGISTRY, estimate, format_bytes
     from .weights import cache_dir, installed
 
     have = {m.name: m for m in installed()}
+    if calibrate.speed(measure=False) is None:
+        print("measuring this computer's speed for the estimates (once, a few seconds)...", file=sys.stderr)
     rows = [("NAME", "KIND", "PARAMS", "STATUS", "SIZE", "NOTES")]
     for entry in REGISTRY.values():
         m = have.pop(entry.name, None)
@@ -55,8 +58,8 @@ def _list(args) -> int:
         if entry.tokenizer and entry.repo:
             notes.append(f"with {entry.tokenizer}")
         notes.append(f"RAM ~{format_bytes(est['memory_bytes'])}")
-        if est["seconds_per_image"] is not None and entry.repo:
-            notes.append(f"~{est['seconds_per_image']:g} s/image on 2 cores")
+        if est["seconds_per_image"] is not None:
+            notes.append(f"~{est['seconds_per_image']:g} s/image here (int8 ~{est['seconds_per_image_int8']:g} s)")
         if m is not None and m.problem:
             status, size, notes = "broken", format_bytes(m.size_bytes), [f"{m.problem} (remove it and install again)"]
         elif m is not None:

@@ -15,15 +15,19 @@ from __future__ import annotations
 import argparse
 import statistics
 
-import cv2
-import numpy as np
-import torch
-from PIL import Image
+from arpg_core.threads import prepare_process
 
-from arpg_core.data import CropStream
-from arpg_core.edits import lanczos_2x, lock_low_band
-from arpg_core.pipeline import EditRequest
-from arpg_core.registry import load_engine
+prepare_process()  # before torch loads: OpenMP's wait policy (docs/performance.md)
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from arpg_core.data import CropStream  # noqa: E402
+from arpg_core.edits import lanczos_2x, lock_low_band  # noqa: E402
+from arpg_core.pipeline import EditRequest  # noqa: E402
+from arpg_core.registry import load_engine  # noqa: E402
 
 
 def psnr(a, b) -> float:

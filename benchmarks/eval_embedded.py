@@ -17,17 +17,21 @@ import argparse
 import statistics
 import time
 
-import cv2
-import numpy as np
-import torch
-from PIL import Image, ImageDraw
+from arpg_core.threads import prepare_process
 
-from arpg_core import metrics
-from arpg_core.checkpoints import load_arpg, load_vq
-from arpg_core.data import CropStream
-from arpg_core.pipeline import EditRequest, Engine
-from arpg_core.registry import class_names_for
-from arpg_core.train import bits_per_token, pretokenize, unigram_entropy_bits
+prepare_process()  # before torch loads: OpenMP's wait policy (docs/performance.md)
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from arpg_core import metrics  # noqa: E402
+from arpg_core.checkpoints import load_arpg, load_vq  # noqa: E402
+from arpg_core.data import CropStream  # noqa: E402
+from arpg_core.pipeline import EditRequest, Engine  # noqa: E402
+from arpg_core.registry import class_names_for  # noqa: E402
+from arpg_core.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

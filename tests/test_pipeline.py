@@ -201,3 +201,21 @@ def test_edit_runs_to_the_same_result_as_watching_the_steps(engine):
     request = EditRequest("inpaint", photo(20, 24), np.ones((20, 24), bool), steps=4, seed=3)
     _, watched = run(engine, request)
     assert np.array_equal(engine.edit(request).images[0], watched.images[0])
+
+
+def test_no_class_edit_is_the_same_with_and_without_guidance(engine):
+    """Class none: cfg 3 runs only the conditional rows (sampler), so the pixels equal cfg 1's."""
+    seen = []
+    hook = engine.arpg.layers.register_forward_hook(lambda mod, args, out: seen.append(out.shape[0]))
+    try:
+        img = photo(32, 32)
+        mask = np.zeros((32, 32), bool)
+        mask[4:20, 6:22] = True
+        base = EditRequest(mode="inpaint", image=img, mask=mask, label=None, steps=4, seed=3, variants=2)
+        a = engine.edit(base)
+        b = engine.edit(dataclasses.replace(base, cfg_scale=1.0))
+    finally:
+        hook.remove()
+    assert set(seen) == {2}
+    for x, y in zip(a.images, b.images):
+        assert np.array_equal(x, y)

@@ -106,3 +106,33 @@ def test_larger_grid_with_its_own_rotary_table():
     rope = rope_table(TINY_ARPG.head_dim, TINY_ARPG.rope_base, side, side, scale=0.5, extrapolate=1)
     steps = _run(model, [0], SamplingParams(num_steps=8), num_positions=side * side, rope=rope)
     assert steps[-1].grid.shape == (1, side * side) and (steps[-1].grid >= 0).all()
+
+
+def _rows_seen(model):
+    """Batch rows of every forward through the decoder, recorded by a hook."""
+    seen = []
+    model.layers.register_forward_hook(lambda mod, args, out: seen.append(out.shape[0]))
+    return seen
+
+
+@pytest.mark.parametrize("labels", [[None, None], [5, None]])  # 5 == num_classes is the null class too
+def test_no_class_runs_no_guidance_rows(labels):
+    """Every row null: cond and uncond would be equal, so only the conditional rows run, and cfg 3 == cfg 1."""
+    model = tiny_arpg()
+    seen = _rows_seen(model)
+    runs = {}
+    for scale in (3.0, 1.0):
+        gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
+        runs[scale] = list(decode(model, labels, gens, SamplingParams(num_steps=6, cfg_scale=scale)))
+    assert seen and set(seen) == {2}  # B rows, not 2B, in every step of both runs
+    assert torch.equal(runs[3.0][-1].grid, runs[1.0][-1].grid)
+    assert all(s.uncond_logits is None for s in runs[3.0])
+
+
+def test_a_class_still_runs_both_halves():
+    model = tiny_arpg()
+    seen = _rows_seen(model)
+    gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
+    steps = list(decode(model, [1, None], gens, SamplingParams(num_steps=6, cfg_scale=3.0)))
+    assert set(seen) == {4}
+    assert all(s.uncond_logits is not None for s in steps)

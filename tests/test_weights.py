@@ -245,7 +245,7 @@ def test_presets_need_installing_and_estimates(cache):
         load_engine("ARPG-L")
     xxl, large = estimate("ARPG-XXL"), estimate("ARPG-L")
     assert 5.1e9 < xxl["memory_bytes"] < 5.3e9 and xxl["tokenizer"] == "VQ-16"
-    assert large["seconds_per_image"] == 8.5 and xxl["seconds_per_image"] > 30
+    assert xxl["seconds_per_image"] > large["seconds_per_image"] > 0  # measured here: tests/test_calibrate.py
     assert estimate("VQ-16")["seconds_per_image"] is None
     assert REGISTRY["ARPG-L"].approx_download_bytes == 4 * 319_845_376
     assert weights.cache_dir() == cache
@@ -282,6 +282,7 @@ def test_cli_list(cache, blobs, tmp_path, capsys):
     assert lines[0].split()[:4] == ["NAME", "KIND", "PARAMS", "STATUS"]
     assert "installed" in row["TINY-VQ"] and "not installed" in row["TINY-ARPG"]
     assert "not installed" in row["ARPG-XXL"] and "~5.21 GB" in row["ARPG-XXL"]
+    assert "s/image here (int8 ~" in row["ARPG-XXL"] and "s/image here" in row["embedded"]  # measured here
     assert lines[-1] == f"cache: {cache}"
     assert main(["weights", "remove", "TINY-VQ"]) == 0
     assert main(["weights", "remove", "TINY-VQ"]) == 1

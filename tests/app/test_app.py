@@ -410,3 +410,19 @@ def test_settings_persist_across_windows(qtbot, engine):
     assert second.state.brush_size == 77
     assert second.state.params.steps == 21 and second.state.params.cfg_scale == 4.5
     assert second.panel.steps.value() == 21
+
+
+def test_preferences_store_the_thread_setting(window):
+    from app.dialogs import PreferencesDialog
+
+    s = window.settings
+    s.set_threads("auto")
+    prefs = PreferencesDialog(s, "x", window)
+    assert prefs.threads.value() == 0 and prefs.threads.text() == "auto"
+    prefs.threads.setValue(1)
+    assert prefs.store() is None and s.threads() == "1"  # threads alone need no reload
+    again = PreferencesDialog(s, "x", window)
+    assert again.threads.value() == 1
+    again.threads.setValue(0)
+    again.store()
+    assert s.threads() == "auto"

@@ -67,7 +67,8 @@ def test_switch_keeps_the_model_in_use_when_the_new_one_fails_then_switches(wind
     assert {"ARPG-L", "ARPG-XL", "ARPG-XXL", "VQ-16", "embedded"} <= {r.name for r in d.rows}
     assert d.select("ARPG-XXL") and not d.use_button.isEnabled() and d.download_button.isEnabled()
     assert "ARPG-XXL: about 5.21 GB of memory in fp32" in d.details.text()
-    assert "per 64-step image" in d.details.text()
+    # the list shows at once; the time per image follows from a measurement of this machine, in a worker
+    qtbot.waitUntil(lambda: "per 64-step image on this computer" in d.details.text(), timeout=300_000)
     for path, name in ((tmp_path / "vq.safetensors", "tiny-vq"), (tmp_path / "cats.safetensors", "tiny-cats")):
         assert d.import_path(path, name)  # offline, in a worker
         qtbot.waitUntil(lambda n=name: not d.busy and d.row(n) is not None, timeout=LOAD_TIMEOUT)
