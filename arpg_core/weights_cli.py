@@ -48,8 +48,9 @@ def _list(args) -> int:
     from .weights import cache_dir, installed
 
     have = {m.name: m for m in installed()}
-    if calibrate.speed(measure=False) is None:
-        print("measuring this computer's speed for the estimates (once, a few seconds)...", file=sys.stderr)
+    if calibrate.speed(measure=False) is None and sys.stderr.isatty():
+        # a status line for a person at a terminal; in a script stderr keeps to the one line of an error
+        say("measuring this computer's speed for the estimates (once, a few seconds)...")
     rows = [("NAME", "KIND", "PARAMS", "STATUS", "SIZE", "NOTES")]
     for entry in REGISTRY.values():
         m = have.pop(entry.name, None)
