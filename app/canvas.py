@@ -9,8 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsEllipseItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+)
 
 from .canvas_items import HANDLE_PX, CheckerItem, FrameItem, GridItem, ImageLayer, SplitItem
 from .convert import mask_to_overlay, rgb_to_qimage
@@ -19,6 +26,7 @@ from .state import AppState, Variant
 MASK_COLOR = QColor(255, 40, 110)  # a pink-red that stands out on most photos
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
+FIT_MARGIN = 24  # screen px around fitted content
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -56,6 +64,10 @@ class CanvasView(QGraphicsView):
         pen = QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         self.band.setPen(pen)
+        self.lasso = QGraphicsPathItem()
+        self.lasso.setZValue(7)
+        self.lasso.setPen(pen)
+        self._lasso_points: list[tuple[float, float]] = []
         self.rings = [QGraphicsEllipseItem(), QGraphicsEllipseItem()]
         for i, ring in enumerate(self.rings):
             p = QPen(QColor(0, 0, 0, 200) if i == 0 else QColor(255, 255, 255), 3 if i == 0 else 1)
@@ -72,10 +84,16 @@ class CanvasView(QGraphicsView):
             self.split_item,
             self.frame,
             self.band,
+            self.lasso,
             *self.rings,
         ):
             self.scene().addItem(item)
         self.band.hide()
+        self.lasso.hide()
+        # the view follows the content while it is fitted (Ctrl+0, a newly opened photo) until the user zooms
+        # or pans; results are brought into view (after the variant strip has taken its height, too)
+        self._auto_fit = True
+        self._reveal: QRectF | None = None
         self.overlay = QImage()
         self._mask_forced = False  # the user painted while results were shown: show the mask again
         self._doc_size = (0, 0)
@@ -88,6 +106,7 @@ class CanvasView(QGraphicsView):
         self._before_key = None
 
         state.document_changed.connect(self._document_changed)
+        state.document_loaded.connect(self._document_loaded)
         state.mask_changed.connect(self._mask_changed)
         state.mode_changed.connect(self._refresh_overlays)
         state.mode_changed.connect(self._update_cursor)
@@ -123,22 +142,77 @@ class CanvasView(QGraphicsView):
         return rect
 
     def fit(self) -> None:
+        """Fit the content in the window; the view keeps fitting it (window resized, strip shown) until the
+        user zooms or pans."""
+        self._auto_fit, self._reveal = True, None
         rect = self.content_rect()
         if rect.isNull() or rect.isEmpty():
             return
-        self.fitInView(rect.adjusted(-24, -24, 24, 24), Qt.AspectRatioMode.KeepAspectRatio)
+        self._fit_rect(rect)
+
+    def _fit_rect(self, rect: QRectF) -> None:
+        view = self.viewport().rect()
+        if view.width() <= 2 * FIT_MARGIN or view.height() <= 2 * FIT_MARGIN:
+            return
+        k = min((view.width() - 2 * FIT_MARGIN) / rect.width(), (view.height() - 2 * FIT_MARGIN) / rect.height())
+        k = max(MIN_ZOOM, min(MAX_ZOOM, k))
+        self.setTransform(QTransform.fromScale(k, k))
+        self.centerOn(rect.center())
         self._zoom_done()
 
+    @property
+    def auto_fit(self) -> bool:
+        return self._auto_fit
+
+    def visible_rect(self) -> QRectF:
+        """The part of the scene the viewport shows, in document pixels."""
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def reveal(self, rect: QRectF) -> None:
+        """Bring ``rect`` (document px) into view: refit when fitted, else scroll to it, zooming out only when
+        it does not fit at the current zoom. Kept while the viewport changes size, until the user navigates."""
+        if rect.isNull() or rect.isEmpty():
+            return
+        if self._auto_fit:
+            self.fit()
+            return
+        self._reveal = QRectF(rect)
+        self._apply_reveal()
+
+    def _apply_reveal(self) -> None:
+        rect = self._reveal
+        if rect is None or self.visible_rect().contains(rect):
+            return
+        view, z = self.viewport().rect(), self.zoom
+        if rect.width() * z <= view.width() - 2 * FIT_MARGIN and rect.height() * z <= view.height() - 2 * FIT_MARGIN:
+            self.centerOn(rect.center())
+            self._zoom_done()
+        else:
+            self._fit_rect(rect)
+
+    def _navigated(self) -> None:
+        """The user zoomed or panned: the view stays where they put it."""
+        self._auto_fit, self._reveal = False, None
+
     def actual_size(self) -> None:
+        self._navigated()
         center = self.mapToScene(self.viewport().rect().center())
         self.resetTransform()
         self.centerOn(center)
         self._zoom_done()
 
     def zoom_by(self, factor: float) -> None:
+        self._navigated()
         factor = max(MIN_ZOOM / self.zoom, min(MAX_ZOOM / self.zoom, factor))
         self.scale(factor, factor)
         self._zoom_done()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
+        elif self._reveal is not None:
+            self._apply_reveal()
 
     def set_space(self, held: bool) -> None:
         self._space = held
@@ -162,11 +236,18 @@ class CanvasView(QGraphicsView):
         if s.size != old_size:
             QTimer.singleShot(0, lambda: self._keep_view(old_size, old_origin))
 
+    def _document_loaded(self) -> None:
+        """A photo was opened: fit it, whatever the zoom of the one before."""
+        self._reveal = None
+        self._auto_fit = True
+        self.fit()
+
     def _keep_view(self, old_size, old_origin) -> None:
-        """After a size change, keep the original content where it was on screen (or fit a new document)."""
+        """After a size change (Extend, Expand, their undo): fit again when the view was fitted, else keep the
+        original content where it was on screen."""
         ox, oy, ow, _ = old_origin
         nx, ny, nw, _ = self.state.origin
-        if old_size == (0, 0) or ow <= 0 or nw <= 0 or not self.state.has_image:
+        if self._auto_fit or old_size == (0, 0) or ow <= 0 or nw <= 0 or not self.state.has_image:
             self.fit()
             return
         k = nw / ow
@@ -212,6 +293,19 @@ class CanvasView(QGraphicsView):
         self._refresh_layers()
         if not self.state.has_image and self.state.variants:
             self.fit()
+        elif self.state.variants:
+            self.reveal(self.result_rect())
+
+    def result_rect(self) -> QRectF:
+        """Where the shown result changes the document: the mask's bounding box for a Fill, else the result."""
+        s, v = self.state, self._shown_variant()
+        if v is None:
+            return QRectF()
+        if v.mode == "inpaint" and s.mask is not None and s.mask.any():
+            rows, cols = s.mask.any(axis=1).nonzero()[0], s.mask.any(axis=0).nonzero()[0]
+            return QRectF(cols[0], rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1)
+        h, w = v.image.shape[:2]
+        return QRectF(v.x, v.y, w * v.scale, h * v.scale)
 
     def _shown_variant(self) -> Variant | None:
         s = self.state
@@ -334,6 +428,7 @@ class CanvasView(QGraphicsView):
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
             self._drag = "pan"
             self._pan_from = pos
+            self._navigated()
             self._update_cursor()
             return
         if button != Qt.MouseButton.LeftButton:
@@ -349,6 +444,11 @@ class CanvasView(QGraphicsView):
             self._drag = "rect"
             self.band.setRect(QRectF(scene, scene))
             self.band.show()
+        elif self._painting() and self.state.tool == "lasso":
+            self._drag = "lasso"
+            self._lasso_points = [(scene.x(), scene.y())]
+            self.lasso.setPath(QPainterPath(scene))
+            self.lasso.show()
         elif self._painting():
             self._drag = "stroke"
             if self._shown_variant() is not None:
@@ -372,6 +472,11 @@ class CanvasView(QGraphicsView):
             self.state.stroke_to(self._last.x(), self._last.y(), scene.x(), scene.y())
         elif self._drag == "rect":
             self.band.setRect(QRectF(self._press, scene).normalized())
+        elif self._drag == "lasso":
+            self._lasso_points.append((scene.x(), scene.y()))
+            path = self.lasso.path()
+            path.lineTo(scene)
+            self.lasso.setPath(path)
         elif self._drag == "split":
             rect = self.content_rect()
             if rect.width() > 0:
@@ -414,6 +519,11 @@ class CanvasView(QGraphicsView):
             self.band.hide()
             rect = QRectF(self._press, self.mapToScene(event.position().toPoint())).normalized()
             self.state.fill_rect(rect.toAlignedRect())
+        elif drag == "lasso":
+            self.lasso.hide()
+            end = self.mapToScene(event.position().toPoint())
+            points, self._lasso_points = [*self._lasso_points, (end.x(), end.y())], []
+            self.state.fill_polygon(points)
         elif drag and drag.startswith("extend:"):
             self.frame.active_side = None
             self.frame.update()

@@ -20,6 +20,20 @@ log = logging.getLogger("arpg_studio.files")
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
 
+
+def filter_for(path: Path) -> str:
+    """The entry of SAVE_FILTER that lists files like ``path`` (PNG when none does)."""
+    entries = SAVE_FILTER.split(";;")
+    suffix = f"*{path.suffix.lower()}"
+    return next((e for e in entries if suffix in e.split("(")[1].rstrip(")").split()), entries[0])
+
+
+def suffix_for_filter(entry: str) -> str:
+    """'.jpg' for 'JPEG (*.jpg *.jpeg)'; '.png' when the entry names no pattern."""
+    patterns = entry.split("(")[1].rstrip(")").split() if "(" in entry else []
+    return patterns[0].lstrip("*") if patterns and patterns[0].startswith("*.") else ".png"
+
+
 __all__ = ["ImageError", "LoadedImage", "load_image", "load_mask", "save_image", "save_mask"]
 
 

@@ -136,5 +136,12 @@ class Settings:
     def set_autosave_seconds(self, seconds: int) -> None:
         self.q.setValue("files/autosave_seconds", int(seconds))
 
+    # first start
+    def welcome_seen(self) -> bool:
+        return self._get("welcome/seen", False, bool)
+
+    def set_welcome_seen(self, seen: bool = True) -> None:
+        self.q.setValue("welcome/seen", bool(seen))
+
     def sync(self) -> None:
         self.q.sync()

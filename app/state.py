@@ -42,6 +42,7 @@ class Params:
     feather: int = 8
     seam_first: bool = False
     keep_source: bool = True  # Expand 2x: coarse content from the Lanczos upscale, detail from the model
+    clear_mask_after_apply: bool = False  # Fill: start the next edit from an empty mask (as IOPaint does)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +108,7 @@ class EngineInfo:
 
 class AppState(QObject):
     document_changed = Signal()  # image replaced (its size may differ); the mask too
+    document_loaded = Signal()  # a new document was opened (or closed): the view starts over
     mask_changed = Signal(QRect)  # region of the mask that changed
     mode_changed = Signal(str)
     params_changed = Signal()
@@ -186,6 +188,21 @@ class AppState(QObject):
         self.clear_variants()
         self.document_changed.emit()
         self.extend_changed.emit()
+        self.document_loaded.emit()
+
+    def close_document(self) -> None:
+        """Back to the empty window (File > Close)."""
+        self.rgb = self.alpha = self.icc = self.exif = None
+        self.source_path = self.save_path = None
+        self.saved_rgb = self.baseline = self.mask = None
+        self.origin = (0.0, 0.0, 0.0, 0.0)
+        self.extend = (0, 0, 0, 0)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.clear_variants()
+        self.document_changed.emit()
+        self.extend_changed.emit()
+        self.document_loaded.emit()
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.rgb, self.alpha, self.mask.copy(), self.origin)
@@ -200,8 +217,10 @@ class AppState(QObject):
             self.mask = snap.mask.copy()
             self.document_changed.emit()
 
-    def push_document(self, after: Snapshot, text: str) -> None:
-        self.undo_stack.push(SnapshotCommand(self, self.snapshot(), after, text))
+    def push_document(self, after: Snapshot, text: str) -> SnapshotCommand:
+        command = SnapshotCommand(self, self.snapshot(), after, text)
+        self.undo_stack.push(command)
+        return command
 
     def mark_saved(self, path: Path) -> None:
         self.save_path = Path(path)
@@ -266,6 +285,28 @@ class AppState(QObject):
         self.mask[ys, xs] = after
         self.mask_changed.emit(rect)
         self.undo_stack.push(MaskPatchCommand(self, rect, before, after, "Rectangle"))
+
+    def fill_polygon(self, points: list[tuple[float, float]]) -> None:
+        """Lasso: fill (or erase) the closed outline through ``points`` (image pixels)."""
+        if self.mask is None or len(points) < 3:
+            return
+        pts = np.round(np.asarray(points, np.float64) * 16).astype(np.int32)
+        x0, y0 = (pts.min(axis=0) // 16) - 1
+        x1, y1 = (pts.max(axis=0) // 16) + 2
+        rect = QRect(int(x0), int(y0), int(x1 - x0), int(y1 - y0)).intersected(QRect(0, 0, *self.size))
+        if rect.isEmpty():
+            return
+        ys, xs = slice(rect.y(), rect.y() + rect.height()), slice(rect.x(), rect.x() + rect.width())
+        before = self.mask[ys, xs].copy()
+        shape = np.zeros(before.shape, np.uint8)
+        cv2.fillPoly(shape, [pts - np.array([rect.x() * 16, rect.y() * 16], np.int32)], 1, cv2.LINE_8, 4)
+        after = before.copy()
+        after[shape > 0] = not self.erase
+        if np.array_equal(before, after):
+            return
+        self.mask[ys, xs] = after
+        self.mask_changed.emit(rect)
+        self.undo_stack.push(MaskPatchCommand(self, rect, before, after, "Lasso"))
 
     def set_mask(self, mask: np.ndarray, text: str) -> None:
         if self.mask is None or np.array_equal(mask, self.mask):
