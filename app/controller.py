@@ -18,6 +18,7 @@ from arpg_core.edits import lanczos_2x
 
 from .history import EditHistory, HistoryEntry
 from .jobs import EditJob, LoadJob
+from .softmask import has_soft, soften
 from .state import MODE_VERBS, AppState, EngineInfo, Snapshot, Variant
 
 log = logging.getLogger("arpg_studio.controller")
@@ -143,7 +144,7 @@ class RunController(QObject):
         return EditRequest(
             mode=s.mode,
             image=image,
-            mask=s.mask.copy() if s.mode == "inpaint" and s.mask is not None else None,
+            mask=s.mask > 0 if s.mode == "inpaint" and s.mask is not None else None,
             extend=tuple(s.extend),
             label=p.label,
             steps=p.steps,
@@ -264,8 +265,11 @@ class RunController(QObject):
             self.state.message.emit("The image changed during the run; its results were dropped")
             return
         r = job.request
+        images = result.images
+        if r.mode == "inpaint" and has_soft(self._run_mask):  # a soft brush: its edge fades the result in
+            images = [soften(self._source, img, self._run_mask, r.feather) for img in images]
         variants = []
-        for i, (img, seed) in enumerate(zip(result.images, result.seeds)):
+        for i, (img, seed) in enumerate(zip(images, result.seeds)):
             # the request that gives exactly this variant: its own seed, one variant, no pixels kept
             meta = {"request": replace(r, image=None, seed=seed, variants=1, preview=False), "mask": self._run_mask}
             variants.append(self._place(Variant(img, f"#{i + 1}  seed {seed}", r.mode, seed, r.extend, meta=meta)))

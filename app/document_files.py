@@ -223,7 +223,7 @@ class FileActions:
         if path is None:
             return
         try:
-            files.save_mask(path, s.mask, force=True)
+            files.save_mask(path, s.mask, force=True)  # grey where the brush was soft
         except (OSError, ValueError) as e:
             show_error(self, "Cannot export the mask", str(e))
             return
@@ -263,7 +263,7 @@ class FileActions:
         src = data["meta"].get("source_path")
         s.load_document(data["rgb"], data["alpha"], data["icc"], data["exif"], Path(src) if src else None, saved=False)
         if data["mask"].shape == s.mask.shape:
-            s.mask[...] = data["mask"]
+            s.mask[...] = np.where(data["mask"], 255, 0) if data["mask"].dtype == bool else data["mask"]
             s.mask_changed.emit(self.canvas.sceneRect().toAlignedRect())
         s.message.emit("Recovered the autosaved document")
         self._sync_actions()

@@ -55,6 +55,7 @@ class MainWindow(FileActions, QMainWindow):
         self.state = AppState(self)
         self.state.params = Params.from_dict(self.settings.params())
         self.state.brush_size = self.settings.brush_size()
+        self.state.hardness = self.settings.brush_hardness()
         self.state.mask_opacity = self.settings.mask_opacity()
         self.controller = RunController(self.state, self)
         self.quiet = False  # no questions on close (selftest)
@@ -201,6 +202,18 @@ class MainWindow(FileActions, QMainWindow):
         self.size_box.setValue(self.state.brush_size)
         self.size_box.valueChanged.connect(self.state.set_brush_size)
         self.mask_tools.append(tb.addWidget(self.size_box))
+        self.hardness_box = QSpinBox()
+        self.hardness_box.setRange(0, 100)
+        self.hardness_box.setPrefix("Hard ")
+        self.hardness_box.setSuffix(" %")
+        self.hardness_box.setToolTip(
+            "Brush hardness: 100% paints a hard edge; lower fades the edit in towards the edge of the stroke"
+        )
+        self.hardness_box.setKeyboardTracking(False)
+        self.hardness_box.setFixedWidth(96)
+        self.hardness_box.setValue(round(self.state.hardness * 100))
+        self.hardness_box.valueChanged.connect(lambda v: self.state.set_hardness(v / 100))
+        self.mask_tools.append(tb.addWidget(self.hardness_box))
         self.mask_tools.append(tb.addSeparator())
         for name in ("invert", "grow", "shrink", "clear"):
             tb.addAction(a[name])
@@ -356,6 +369,10 @@ class MainWindow(FileActions, QMainWindow):
             a[f"mode_{mode}"].setChecked(s.mode == mode)
         a["grid"].setChecked(s.show_grid)
         a["split"].setChecked(s.split is not None)
+        if self.hardness_box.value() != round(s.hardness * 100):
+            self.hardness_box.blockSignals(True)
+            self.hardness_box.setValue(round(s.hardness * 100))
+            self.hardness_box.blockSignals(False)
         if self.size_box.value() != s.brush_size:
             self.size_box.blockSignals(True)
             self.size_box.setValue(s.brush_size)
@@ -492,6 +509,7 @@ class MainWindow(FileActions, QMainWindow):
         self.settings.set_window(self.saveGeometry(), self.saveState())
         self.settings.set_params(self.state.params.to_dict())
         self.settings.set_brush_size(self.state.brush_size)
+        self.settings.set_brush_hardness(self.state.hardness)
         self.settings.set_mask_opacity(self.state.mask_opacity)
         self.settings.sync()
         files.clear_autosave()

@@ -78,6 +78,12 @@ class Settings:
     def set_brush_size(self, size: int) -> None:
         self.q.setValue("brush/size", int(size))
 
+    def brush_hardness(self) -> float:
+        return min(1.0, max(0.0, self._get("brush/hardness", 1.0, float)))
+
+    def set_brush_hardness(self, hardness: float) -> None:
+        self.q.setValue("brush/hardness", float(hardness))
+
     def mask_opacity(self) -> float:
         return self._get("view/mask_opacity", 0.55, float)
 

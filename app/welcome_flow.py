@@ -19,9 +19,10 @@ def show_welcome(window) -> WelcomeDialog:
         d = window.welcome = WelcomeDialog(names, window)
         d.download_requested.connect(lambda: _download(window))
         d.import_requested.connect(lambda: window.open_models().import_dialog())
-        _start(window, CallJob(estimates.offer), d.set_offer, lambda msg: d.offer_text.setText(msg))
+        _start(window, CallJob(estimates.offer, estimates.OFFERED), d.set_offer, lambda msg: d.offer_text.setText(msg))
         cancel = threading.Event()
-        job = CallJob(window.measure, window.state.params.steps, window.settings.device(), cancel=cancel)
+        steps, device = window.state.params.steps, window.settings.device()
+        job = CallJob(window.measure, steps, device, estimates.OFFERED, cancel=cancel)
         job.cancel_event = cancel
         _start(window, job, d.set_timing, d.set_timing_failed)
     d.show()
