@@ -1,12 +1,14 @@
 """Figures for the first-start welcome: what ARPG-L needs (download, disk, memory, from the registry) and how
-long one edit with it would take on this computer, estimated from a timing of the embedded model.
+long one edit with it would take on this computer.
 
-How the time is derived (the welcome says so too): one Generate of the embedded model (a whole native window,
-every token unknown, a class with classifier-free guidance, the app's step count) is timed on this machine. ARPG-L
-decodes the same 16x16 token grid, so its sampling time is the embedded model's scaled by the ratio of their
-parameter counts (the FLOPs per token of a transformer are about twice its parameters); its tokenizer VQ-16 is
-scaled by its parameter ratio times the 4x larger pixel count (256 px against 128 px windows). Both run here
-in worker threads: they import the core only when they run.
+How the time is derived (the welcome says so too). The registry holds ARPG-L's speed on the project's 2-core
+reference machine (about 8.5 s for 64 steps, ``registry.estimate``; docs/performance.md, where decoding the
+result with VQ-16 adds 1.6 s), scaled linearly to the app's step count. This machine is compared with that one
+by the speed of a matrix multiply of ARPG-L's layer sizes (most of its time), measured here in a fraction of a
+second: the estimate is the reference time times the reference's GFLOP/s over this machine's. The embedded model
+is timed too, for comparison; its time is not scaled up to ARPG-L's size, because a model that small spends most
+of it on per-step overhead rather than arithmetic (scaled by the 49x parameter ratio it overstates ARPG-L's time
+about twentyfold on the reference machine). Both run in worker threads: they import the core only when they run.
 """
 
 from __future__ import annotations
@@ -30,25 +32,46 @@ class Offer:
     native_px: int
 
 
+# the reference machine (docs/performance.md): VQ-16 decoding one 256 px image, and the matmul speed that
+# `python -m app.estimates` prints there (best of 20, 2 threads)
+REFERENCE_DECODE_SECONDS = 1.58
+REFERENCE_GFLOPS = 50.0
+MATMUL = (512, 1024, 4096)  # rows x ARPG-L's width x its FFN width
+
+
 @dataclass(frozen=True)
 class Timing:
     steps: int
-    embedded_seconds: float  # the measured edit of the embedded model, end to end
-    sample_seconds: float  # of which: the transformer's sampling
-    tokenizer_seconds: float  # of which: the tokenizer (encode + decode)
-    model_ratio: float  # ARPG-L's parameters over the embedded model's
-    tokenizer_ratio: float  # VQ-16's parameters over the embedded tokenizer's, times the pixel ratio
-    estimate_seconds: float  # ARPG-L, one edit of the same kind, on this machine
+    embedded_seconds: float  # measured here: one edit of the embedded model (a whole window)
+    gflops: float  # measured here: a matrix multiply of ARPG-L's layer sizes
+    reference_seconds: float  # ARPG-L, ``steps`` steps and decoding, on the reference machine
+    estimate_seconds: float  # ARPG-L, the same edit, on this machine
 
     def explain(self, name: str = OFFERED) -> str:
         return (
-            f"Estimated, not measured: a {self.steps}-step edit of the embedded model took "
-            f"{self.embedded_seconds:.2f} s here ({self.sample_seconds:.2f} s sampling, "
-            f"{self.tokenizer_seconds:.2f} s tokenizer). {name} decodes the same 16×16 token grid with "
-            f"{self.model_ratio:.0f}× the parameters, and its tokenizer has {self.tokenizer_ratio:.0f}× the work "
-            f"(parameters × pixels), so {self.sample_seconds:.2f} × {self.model_ratio:.0f} + "
-            f"{self.tokenizer_seconds:.2f} × {self.tokenizer_ratio:.0f} ≈ {self.estimate_seconds:.0f} s."
+            f"Estimated, not measured: {name} takes about {self.reference_seconds:.1f} s for a {self.steps}-step "
+            f"edit on the 2-core reference machine (docs/performance.md). Matrix multiplies of its layer sizes "
+            f"run at {self.gflops:.0f} GFLOP/s here against {REFERENCE_GFLOPS:.0f} there, so about "
+            f"{self.estimate_seconds:.1f} s here. The embedded model took {self.embedded_seconds:.2f} s here "
+            "(measured)."
         )
+
+
+def matmul_gflops(repeats: int = 20) -> float:
+    """The best of ``repeats`` fp32 matrix multiplies of ARPG-L's layer sizes, in GFLOP/s."""
+    import torch
+
+    m, k, n = MATMUL
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
+    for _ in range(2):
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * m * k * n / best / 1e9
 
 
 def offer(name: str = OFFERED) -> Offer:
@@ -92,29 +115,28 @@ def _edit(engine, request, cancel):
 
 
 def measure(steps: int, device: str = "cpu", name: str = OFFERED, cancel=None) -> Timing:
-    """Worker thread: time the embedded model and scale the time to ``name`` (see the module's docstring).
-    ``cancel`` (a threading.Event) stops it between two decoding steps."""
+    """Worker thread: time the embedded model and this machine's matmul speed, and estimate ``name``'s time per
+    edit from the reference machine's (see the module's docstring). ``cancel`` (a threading.Event) stops it
+    between two decoding steps."""
     from arpg_core.pipeline import EditRequest
-    from arpg_core.registry import REGISTRY, load_engine
+    from arpg_core.registry import estimate, load_engine
 
     engine = load_engine("embedded", device=device)
     _edit(engine, EditRequest(mode="generate", label=0, steps=2, seed=0), cancel)  # warm-up: first calls allocate
     t0 = time.perf_counter()
-    result = _edit(engine, EditRequest(mode="generate", label=0, steps=steps, seed=0), cancel)
-    total = time.perf_counter() - t0
-    sample = result.timings.get("sample", 0.0)
-    tokenizer = result.timings.get("encode", 0.0) + result.timings.get("decode", 0.0)
-    other = max(0.0, total - sample - tokenizer)
-    big, small = REGISTRY[name], REGISTRY["embedded"]
-    big_tok, small_tok = REGISTRY[big.tokenizer], REGISTRY[small.tokenizer]
-    model_ratio = big.parameters / small.parameters
-    tokenizer_ratio = big_tok.parameters / small_tok.parameters * (big.native_px / small.native_px) ** 2
+    _edit(engine, EditRequest(mode="generate", label=0, steps=steps, seed=0), cancel)
+    embedded = time.perf_counter() - t0
+    gflops = matmul_gflops()
+    ref = estimate(name)
+    reference = ref["seconds_per_image"] * steps / ref["steps"] + REFERENCE_DECODE_SECONDS
     return Timing(
         steps=steps,
-        embedded_seconds=total,
-        sample_seconds=sample,
-        tokenizer_seconds=tokenizer,
-        model_ratio=model_ratio,
-        tokenizer_ratio=tokenizer_ratio,
-        estimate_seconds=sample * model_ratio + tokenizer * tokenizer_ratio + other,
+        embedded_seconds=embedded,
+        gflops=gflops,
+        reference_seconds=reference,
+        estimate_seconds=reference * REFERENCE_GFLOPS / gflops,
     )
+
+
+if __name__ == "__main__":
+    print(f"{matmul_gflops():.1f} GFLOP/s (fp32 {MATMUL[0]}x{MATMUL[1]} @ {MATMUL[1]}x{MATMUL[2]}, best of 20)")

@@ -48,7 +48,6 @@ class WelcomeDialog(QDialog):
         title = _label("Welcome to ARPG Studio")
         title.setObjectName("welcomeTitle")
         v.addWidget(title)
-        classes = ", ".join(class_names) if class_names else "a few broad classes"
         v.addWidget(_label("<b>You are using the small embedded model</b> (6.6 M parameters, part of the app)."))
         v.addWidget(
             _label(
@@ -56,12 +55,9 @@ class WelcomeDialog(QDialog):
                 "the canvas, double the resolution, offline and on any CPU; pixels outside the edit never change."
             )
         )
-        v.addWidget(
-            _label(
-                "It cannot: draw recognisable objects, faces or text, or keep fine detail sharp: its tokenizer "
-                f"is blurry, and its classes ({classes}) only steer the overall look."
-            )
-        )
+        self.cannot = _label()
+        v.addWidget(self.cannot)
+        self.set_classes(class_names)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         v.addWidget(line)
@@ -90,6 +86,14 @@ class WelcomeDialog(QDialog):
         v.addLayout(row)
         v.addWidget(_label("This shows once. Help > Welcome and models… brings it back.", "hint"))
 
+    def set_classes(self, names: tuple[str, ...]) -> None:
+        classes = f"its {len(names)} classes ({', '.join(names)})" if names else "its few classes"
+        self.cannot.setText(
+            "It cannot: draw recognisable objects, faces or text, or keep fine detail sharp: its tokenizer is "
+            f"blurry, and {classes} only steer the overall look."
+        )
+        self.adjustSize()
+
     def set_offer(self, offer) -> None:
         """An ``estimates.Offer``: sizes, and whether it is installed already."""
         self.offer = offer
@@ -106,6 +110,7 @@ class WelcomeDialog(QDialog):
         )
         self.download.setEnabled(not offer.installed)
         self.import_button.setEnabled(not offer.installed)
+        self.adjustSize()
 
     def set_timing(self, timing) -> None:
         """An ``estimates.Timing``: the embedded model's time here and the estimate derived from it."""
@@ -117,6 +122,7 @@ class WelcomeDialog(QDialog):
             "with the embedded model."
         )
         self.how.setText(timing.explain(name))
+        self.adjustSize()
 
     def set_timing_failed(self, message: str) -> None:
         self.timing_text.setText(f"The embedded model could not be timed here: {message}")

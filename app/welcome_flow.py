@@ -17,6 +17,7 @@ def show_welcome(window) -> WelcomeDialog:
         info = window.state.engine_info
         names = info.class_names if info is not None and info.name == "embedded" else ()
         d = window.welcome = WelcomeDialog(names, window)
+        window.state.engine_changed.connect(lambda: _classes(window))
         d.download_requested.connect(lambda: _download(window))
         d.import_requested.connect(lambda: window.open_models().import_dialog())
         _start(window, CallJob(estimates.offer, estimates.OFFERED), d.set_offer, lambda msg: d.offer_text.setText(msg))
@@ -29,6 +30,12 @@ def show_welcome(window) -> WelcomeDialog:
     d.raise_()
     d.activateWindow()
     return d
+
+
+def _classes(window) -> None:
+    info = window.state.engine_info
+    if window.welcome is not None and info is not None and info.name == "embedded":
+        window.welcome.set_classes(info.class_names)
 
 
 def _start(window, job: CallJob, done, failed) -> None:

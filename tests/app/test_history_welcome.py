@@ -157,8 +157,7 @@ def test_the_welcome_shows_at_the_first_start_only_and_help_brings_it_back(qtbot
     assert "GB on disk" in d.offer_text.text() and "of memory" in d.offer_text.text()
     assert d.download.text() == "Download ARPG-L (1.6 GB)" and d.import_button.isEnabled()
     assert "with ARPG-L" in d.timing_text.text() and d.how.text().startswith("Estimated, not measured:")
-    t = d.timing
-    assert t.estimate_seconds >= t.sample_seconds * t.model_ratio > 0  # scaled up from the embedded model
+    assert d.timing.estimate_seconds > 0 and "GFLOP/s" in d.how.text()
     d.accept()
     first.close()
 
@@ -182,19 +181,15 @@ def test_the_model_name_in_the_status_bar_opens_the_models_dialog(window, qtbot)
     window.models_dialog.close()
 
 
-def test_measure_scales_the_embedded_timing_by_the_models_sizes():
-    from arpg_core.registry import REGISTRY
+def test_measure_scales_the_reference_time_by_this_machines_speed():
+    from arpg_core.registry import estimate
 
-    t = estimates.measure(steps=2)
-    big, small = REGISTRY["ARPG-L"], REGISTRY["embedded"]
-    assert t.model_ratio == pytest.approx(big.parameters / small.parameters)
-    vq, own = REGISTRY["VQ-16"], REGISTRY["embedded-tokenizer"]
-    assert t.tokenizer_ratio == pytest.approx(vq.parameters / own.parameters * 4)
-    assert 0 < t.sample_seconds + t.tokenizer_seconds <= t.embedded_seconds
-    other = t.embedded_seconds - t.sample_seconds - t.tokenizer_seconds
-    expected = t.sample_seconds * t.model_ratio + t.tokenizer_seconds * t.tokenizer_ratio + other
-    assert t.estimate_seconds == pytest.approx(expected)
-    assert f"{t.model_ratio:.0f}×" in t.explain()
+    t = estimates.measure(steps=32)
+    ref = estimate("ARPG-L")
+    assert t.reference_seconds == pytest.approx(ref["seconds_per_image"] / 2 + estimates.REFERENCE_DECODE_SECONDS)
+    assert t.gflops > 0 and t.embedded_seconds > 0
+    assert t.estimate_seconds == pytest.approx(t.reference_seconds * estimates.REFERENCE_GFLOPS / t.gflops)
+    assert f"{t.gflops:.0f} GFLOP/s here" in t.explain() and "32-step" in t.explain()
 
 
 # --- file dialogs ---------------------------------------------------------------------------------------
