@@ -311,8 +311,9 @@ class MainWindow(FileActions, QMainWindow):
         a["shortcuts"].triggered.connect(lambda: ShortcutsDialog(shortcut_rows(), self).exec())
         a["about"].triggered.connect(self.about)
         a["welcome"].triggered.connect(self.show_welcome)
-        a["history"].toggled.connect(self.history_dock.setVisible)
-        self.history_dock.visibilityChanged.connect(lambda on: self.isVisible() and a["history"].setChecked(on))
+        dock = self.history_dock
+        a["history"].toggled.connect(lambda on: on != dock.isVisible() and dock.setVisible(on))
+        dock.visibilityChanged.connect(lambda on: self.isVisible() and a["history"].setChecked(on))
         self.history_panel.reselect_requested.connect(c.reselect)
         self.history_panel.again_requested.connect(c.replay)
         self.panel.run_requested.connect(c.run)
