@@ -40,7 +40,7 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "zoom_out": ("Zoom out", ("Ctrl+-",), "Zoom out"),
     "grid": ("Token &grid", ("G",), "Show the model's token grid and the windows that will run"),
     "split": ("&Split compare", ("Ctrl+\\",), "Result on the left, original on the right; drag the line"),
-    "history": ("&History", ("Ctrl+H",), "The applied edits with their settings; click one, Again runs it again"),
+    "history": ("&History", ("Ctrl+Shift+H",), "The applied edits with their settings; click one, Again runs it again"),
     "run": ("&Run", ("Ctrl+Return", "Ctrl+Enter"), "Run the primary action"),
     "again": ("&Again (new seed)", ("Ctrl+Shift+Return", "Ctrl+Shift+Enter"), "Run again with a new seed"),
     "cancel": ("&Cancel", ("Esc",), "Stop the run; the document stays as it was"),

@@ -13,6 +13,7 @@ from test_app import RUN_TIMEOUT, open_fitted, run_and_wait, view_point
 
 from app import estimates, file_dialogs
 from app.softmask import blend_weight, soften
+from arpg_core.edits import feather_alpha
 
 
 def stroke(window, qtbot, points) -> None:
@@ -45,8 +46,9 @@ def test_a_soft_brush_paints_a_soft_edge_and_fades_the_result_in(window, qtbot, 
     run_and_wait(window, qtbot)
     v = s.current_variant()
     changed = np.abs(v.image.astype(int) - source.astype(int)).sum(axis=2)
-    raw_weight = blend_weight(s.mask)
-    assert (changed[raw_weight == 0] == 0).all()  # nothing moves where the brush never reached
+    far = feather_alpha(s.mask > 0, s.params.feather) == 0
+    assert far.any() and (changed[far] == 0).all()  # nothing moves beyond the stroke and its feather band
+    assert blend_weight(s.mask)[48, 64 + 16] == pytest.approx(ring / 255)
     centre, rim = changed[44:52, 60:68].mean(), changed[48, 80:83].mean()
     assert centre > 0 and rim < centre  # faded in towards the soft edge
 
