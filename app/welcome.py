@@ -100,8 +100,8 @@ class WelcomeDialog(QDialog):
         self.offer_title.setText(f"<b>For full quality: {offer.name}</b>")
         self.offer_text.setText(
             f"{offer.name} ({offer.parameters / 1e6:.0f} M parameters, {offer.classes}) with its tokenizer "
-            f"{offer.tokenizer}: download {size_text(offer.download_bytes)}, {size_text(offer.disk_bytes)} on disk, "
-            f"about {size_text(offer.memory_bytes)} of memory."
+            f"{offer.tokenizer}: download {size_text(offer.download_bytes)}, {size_text(offer.disk_bytes)} on disk "
+            f"(twice that free while it converts), about {size_text(offer.memory_bytes)} of memory."
         )
         self.download.setText(
             f"{offer.name} is installed"

@@ -38,7 +38,7 @@ def pump(seconds: float) -> None:
         time.sleep(0.01)
 
 
-def wait_for(cond, timeout: float = 300.0) -> None:
+def wait_for(cond, timeout: float = 3600.0) -> None:
     end = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > end:
@@ -153,7 +153,7 @@ def main() -> int:
     shot("05-outpaint")
 
     s.set_mode("expand")
-    s.set_params(variants=2)
+    s.set_params(variants=1, steps=32)
     w.controller.refresh_plan()
     assert w.controller.run(), s.block_reason
     wait_for(lambda: not s.running)
