@@ -42,7 +42,7 @@ MATMUL = (512, 1024, 4096)  # rows x ARPG-L's width x its FFN width
 @dataclass(frozen=True)
 class Timing:
     steps: int
-    embedded_seconds: float  # measured here: one edit of the embedded model (a whole window)
+    embedded_seconds: float  # measured here: one edit of the embedded model (a whole window), best of three
     gflops: float  # measured here: a matrix multiply of ARPG-L's layer sizes
     reference_seconds: float  # ARPG-L, ``steps`` steps and decoding, on the reference machine
     estimate_seconds: float  # ARPG-L, the same edit, on this machine
@@ -123,9 +123,13 @@ def measure(steps: int, device: str = "cpu", name: str = OFFERED, cancel=None) -
 
     engine = load_engine("embedded", device=device)
     _edit(engine, EditRequest(mode="generate", label=0, steps=2, seed=0), cancel)  # warm-up: first calls allocate
-    t0 = time.perf_counter()
-    _edit(engine, EditRequest(mode="generate", label=0, steps=steps, seed=0), cancel)
-    embedded = time.perf_counter() - t0
+    embedded = float("inf")
+    for _ in range(3):  # the best of three, as for the matmul: what the machine does when nothing else runs
+        t0 = time.perf_counter()
+        _edit(engine, EditRequest(mode="generate", label=0, steps=steps, seed=0), cancel)
+        embedded = min(embedded, time.perf_counter() - t0)
+        if embedded > 5:
+            break
     gflops = matmul_gflops()
     ref = estimate(name)
     reference = ref["seconds_per_image"] * steps / ref["steps"] + REFERENCE_DECODE_SECONDS

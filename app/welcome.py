@@ -118,8 +118,7 @@ class WelcomeDialog(QDialog):
         name = self.offer.name if self.offer else "ARPG-L"
         self.timing_text.setText(
             f"On this computer one edit ({timing.steps} steps, one window) takes about "
-            f"{seconds_text(timing.estimate_seconds)} with {name}, against {seconds_text(timing.embedded_seconds)} "
-            "with the embedded model."
+            f"{seconds_text(timing.estimate_seconds)} with {name}."
         )
         self.how.setText(timing.explain(name))
         self.adjustSize()

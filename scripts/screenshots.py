@@ -57,6 +57,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("photo")
     ap.add_argument("--out", default="docs/screenshots")
+    ap.add_argument("--welcome-only", action="store_true", help="stop after the welcome's shot")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,6 +86,9 @@ def main() -> int:
     w.welcome.grab().save(str(out / "09-welcome.png"))  # shown once, at the first start
     small(out / "09-welcome.png")
     w.welcome.accept()
+    if args.welcome_only:
+        w.close()
+        return 0
 
     def shot(name: str, settle: float = 0.3) -> None:
         if settle:
