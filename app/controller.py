@@ -47,6 +47,7 @@ class RunController(QObject):
         self._load_job: LoadJob | None = None
         self._source = None  # the document pixels the running job started from
         self._run_mask = None  # the mask as it was when the running job started
+        self._show_index: int | None = None  # the variant to show when the running job ends (a replay)
         self._took: float | None = None  # set when the running job produced variants
         self._retired: list = []  # jobs whose threads are still winding down
         self._plan_timer = QTimer(self, singleShot=True, interval=60)
@@ -219,8 +220,9 @@ class RunController(QObject):
             s.set_params(seed=random.randrange(2**31))
         return self._start(self.request())
 
-    def _start(self, request) -> bool:
+    def _start(self, request, show_index: int | None = None) -> bool:
         s = self.state
+        self._show_index = show_index
         self._run_mask = s.mask.copy() if request.mode == "inpaint" and s.mask is not None else None
         job = EditJob(self.engine, request)
         job.progress.connect(self._on_progress)
@@ -270,10 +272,12 @@ class RunController(QObject):
             images = [soften(self._source, img, self._run_mask, r.feather) for img in images]
         variants = []
         for i, (img, seed) in enumerate(zip(images, result.seeds)):
-            # the request that gives exactly this variant: its own seed, one variant, no pixels kept
-            meta = {"request": replace(r, image=None, seed=seed, variants=1, preview=False), "mask": self._run_mask}
+            # the run's request (no pixels kept) and which variant this is: replaying the run gives these pixels
+            meta = {"request": replace(r, image=None, preview=False), "index": i, "mask": self._run_mask}
             variants.append(self._place(Variant(img, f"#{i + 1}  seed {seed}", r.mode, seed, r.extend, meta=meta)))
         self.state.set_variants(variants)
+        if self._show_index is not None:  # a replay: show the variant that was applied
+            self.state.set_current(self._show_index)
         self._took = time.perf_counter() - job.started_at
         keys = "←/→ to flip, Enter applies" if len(variants) > 1 else "Enter applies"
         self.state.message.emit(f"{plural(len(variants), 'variant')} in {self._took:.1f} s: {keys}")
@@ -386,7 +390,16 @@ class RunController(QObject):
         names = info.class_names if info else ()
         class_name = "none" if label is None else (names[label] if label < len(names) else f"class {label}")
         self.history.add(
-            HistoryEntry(v.mode, request, v.meta.get("mask"), size, class_name, info.name if info else "", command)
+            HistoryEntry(
+                v.mode,
+                request,
+                v.meta.get("mask"),
+                size,
+                class_name,
+                info.name if info else "",
+                command,
+                index=v.meta.get("index", 0),
+            )
         )
 
     def _undo_moved(self, _index: int) -> None:
@@ -394,7 +407,8 @@ class RunController(QObject):
             self.history.sync_undo(self.state.undo_stack)
 
     def reselect(self, entry: HistoryEntry) -> None:
-        """Put an applied edit's settings back: mode, parameters with its seed fixed, its mask or extension."""
+        """Put an applied edit's settings back: mode, parameters with the run's seed fixed and its number of
+        variants (so Fill gives the same variants again), its mask or extension."""
         s, r = self.state, entry.request
         s.set_mode(entry.mode)
         if r is None:
@@ -409,6 +423,7 @@ class RunController(QObject):
             top_p=r.top_p,
             seed=r.seed,
             random_seed=False,
+            variants=r.variants,
             label=r.label,
             feather=r.feather,
             seam_first=r.seam_first,
@@ -424,7 +439,8 @@ class RunController(QObject):
         s.message.emit(f"Settings of {entry.summary()}")
 
     def replay(self, entry: HistoryEntry) -> bool:
-        """Run an applied edit again on the document as it is now: its own request, seed included."""
+        """Run an applied edit again on the document as it is now: its run's own request, seed included; the
+        variant that was applied is shown."""
         s, r = self.state, entry.request
         self.reselect(entry)
         if r is None:
@@ -450,7 +466,7 @@ class RunController(QObject):
         except ValueError as e:
             s.message.emit(str(e)[:1].upper() + str(e)[1:])
             return False
-        return self._start(request)
+        return self._start(request, show_index=entry.index)
 
     def replace_seed(self, variant: Variant) -> None:
         if variant.seed is not None:

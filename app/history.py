@@ -1,6 +1,10 @@
 """The history of applied edits: what each one was (mode, seed, class, steps, CFG…), a click puts its settings
 back (mode, parameters, mask or extension), "Again" runs it again exactly (the same request, seed included).
 
+An entry keeps the whole run's request and which of its variants was applied: the variants of a run are
+sampled together, and the numbers of a batch can differ in the last bits from one variant run alone, so the
+same pixels come from the same run (its first seed and its number of variants), not from the variant's seed.
+
 The entries keep the core's own request (``arpg_core.pipeline.EditRequest``) without its pixels; this module only
 reads its fields, the controller replays it. Undone edits stay listed, greyed, so they can be run again.
 """
@@ -28,13 +32,18 @@ from .state import MODE_VERBS
 @dataclass
 class HistoryEntry:
     mode: str
-    request: object | None  # the EditRequest that gives the applied result (its seed, one variant); None: Lanczos
+    request: object | None  # the EditRequest of the run (without pixels); None: the Lanczos baseline
     mask: np.ndarray | None  # the mask as painted when it ran (Fill)
     size: tuple[int, int]  # the document it was applied to (W, H)
     class_name: str  # the class as the model in use named it
     model: str
     command: object | None = None  # the undo command that applied it
     undone: bool = False
+    index: int = 0  # the variant of the run that was applied
+
+    @property
+    def seed(self) -> int | None:
+        return None if self.request is None else self.request.seeds()[self.index]
 
     @property
     def title(self) -> str:
@@ -47,7 +56,13 @@ class HistoryEntry:
         r = self.request
         if r is None:
             return f"{self.title} · {self.size[0]} × {self.size[1]}"
-        parts = [self.title, f"seed {r.seed}", f"class {self.class_name}", f"{r.steps} steps", f"CFG {r.cfg_scale:g}"]
+        parts = [
+            self.title,
+            f"seed {self.seed}",
+            f"class {self.class_name}",
+            f"{r.steps} steps",
+            f"CFG {r.cfg_scale:g}",
+        ]
         return " · ".join(parts)
 
     def details(self) -> str:
@@ -56,7 +71,8 @@ class HistoryEntry:
             return f"Lanczos 2x of the {self.size[0]} × {self.size[1]} image (no model)."
         lines = [
             f"{self.title} on {self.size[0]} × {self.size[1]} with {self.model}",
-            f"seed {r.seed}, class {self.class_name}, {r.steps} steps ({r.schedule}), "
+            f"seed {self.seed} (variant {self.index + 1} of {r.variants} from seed {r.seed}), class {self.class_name}, "
+            f"{r.steps} steps ({r.schedule}), "
             f"CFG {r.cfg_scale:g} ({r.cfg_schedule}), temperature {r.temperature:g}",
             f"top-k {r.top_k or 'all'}, top-p {r.top_p:g}",
         ]

@@ -98,11 +98,12 @@ def test_history_lists_applied_edits_reselects_one_and_again_replays_it_exactly(
     assert "seed 41" in panel.details.text() and "edge feather" in panel.details.text()
 
     s.set_mode("expand")  # the user moves on: other settings, another mask
-    s.set_params(steps=9, seed=3, random_seed=True, cfg_scale=7.0, label=None)
+    s.set_params(steps=9, seed=3, random_seed=True, cfg_scale=7.0, label=None, variants=3)
     s.clear_mask()
     click_item(qtbot, panel, 0)  # re-selects the edit
     p = s.params
-    assert s.mode == "inpaint" and (p.steps, p.seed, p.random_seed, p.cfg_scale, p.label) == (5, 41, False, 2.5, 1)
+    assert s.mode == "inpaint" and (p.steps, p.cfg_scale, p.label) == (5, 2.5, 1)
+    assert (p.seed, p.variants, p.random_seed) == (40, 2, False)  # the run's: Fill gives the same variants
     assert np.array_equal(s.mask, painted)
 
     while s.undo_stack.canUndo():  # back to the photo as opened: the applied edit is shown as undone
@@ -111,7 +112,7 @@ def test_history_lists_applied_edits_reselects_one_and_again_replays_it_exactly(
     with qtbot.waitSignal(c.finished, timeout=RUN_TIMEOUT):
         qtbot.mouseClick(panel.again, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not s.running, timeout=5000)
-    assert len(s.variants) == 1 and s.current_variant().seed == 41
+    assert len(s.variants) == 2 and s.current == 1 and s.current_variant().seed == 41
     assert np.array_equal(s.current_variant().image, applied)  # the same request gives the same pixels
     assert c.apply_current() and panel.list.count() == 2
 

@@ -108,9 +108,12 @@ def test_after_a_run_started_with_the_button_the_arrow_keys_flip_variants(window
     window.state.mask[30:50, 40:70] = 255
     window.controller.refresh_plan()
     p = window.panel
+    window.history_dock.hide()  # (shown by an earlier test and restored with the window's layout)
+    window.dock.widget().ensureWidgetVisible(p.primary)
+    qtbot.waitUntil(lambda: not p.primary.visibleRegion().isEmpty(), timeout=5000)
+    assert not p.variants.visibleRegion().isEmpty()
     qtbot.mouseClick(p.variants, Qt.MouseButton.LeftButton, pos=QPoint(p.variants.width() - 6, 4))  # its arrows
     assert QApplication.focusWidget() is p.variants
-    assert not p.primary.visibleRegion().isEmpty()
     with qtbot.waitSignal(window.controller.finished, timeout=RUN_TIMEOUT):
         qtbot.mouseClick(p.primary, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.state.running and len(window.state.variants) > 1, timeout=5000)
