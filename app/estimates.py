@@ -122,6 +122,8 @@ def measure(steps: int, device: str = "cpu", name: str = OFFERED, cancel=None) -
     from arpg_core.registry import estimate, load_engine
 
     engine = load_engine("embedded", device=device)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
     _edit(engine, EditRequest(mode="generate", label=0, steps=2, seed=0), cancel)  # warm-up: first calls allocate
     embedded = float("inf")
     for _ in range(3):  # the best of three, as for the matmul: what the machine does when nothing else runs
@@ -130,6 +132,8 @@ def measure(steps: int, device: str = "cpu", name: str = OFFERED, cancel=None) -
         embedded = min(embedded, time.perf_counter() - t0)
         if embedded > 5:
             break
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
     gflops = matmul_gflops()
     ref = estimate(name)
     reference = ref["seconds_per_image"] * steps / ref["steps"] + REFERENCE_DECODE_SECONDS

@@ -50,10 +50,15 @@ def _download(window) -> None:
     window.open_models().fetch(offer.name if offer else estimates.OFFERED)
 
 
+_still_running: list = []  # jobs that outlived their window: kept, since deleting a running QThread crashes
+
+
 def stop(window) -> None:
     """Stop the timing and wait for the jobs (on close)."""
     for job in window._welcome_jobs:
         event = getattr(job, "cancel_event", None)
         if event is not None:
             event.set()
-        job.wait(30_000)
+        if not job.wait(60_000):
+            _still_running.append(job)  # (a few bytes once it ends; only when closed mid-way on a busy machine)
+    window._welcome_jobs.clear()
