@@ -7,8 +7,9 @@ result with VQ-16 adds 1.6 s), scaled linearly to the app's step count. This mac
 by the speed of a matrix multiply of ARPG-L's layer sizes (most of its time), measured here in a fraction of a
 second: the estimate is the reference time times the reference's GFLOP/s over this machine's. The embedded model
 is timed too, for comparison; its time is not scaled up to ARPG-L's size, because a model that small spends most
-of it on per-step overhead rather than arithmetic (scaled by the 49x parameter ratio it overstates ARPG-L's time
-about twentyfold on the reference machine). Both run in worker threads: they import the core only when they run.
+of it on per-step overhead rather than arithmetic: scaled by the 49x parameter ratio (and VQ-16's 92x tokenizer
+work) its 0.56 s for 64 steps on the idle reference machine gives 29.6 s, three times ARPG-L's measured 10.1 s.
+Both run in worker threads: they import the core only when they run.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ class Offer:
 
 
 # the reference machine (docs/performance.md): VQ-16 decoding one 256 px image, and the matmul speed that
-# `python -m app.estimates` prints there (best of 20, 2 threads)
+# `python -m app.estimates` prints there when idle (best of 20, 2 threads: 173-182; 50-80 while other jobs ran)
 REFERENCE_DECODE_SECONDS = 1.58
-REFERENCE_GFLOPS = 50.0
+REFERENCE_GFLOPS = 178.0
 MATMUL = (512, 1024, 4096)  # rows x ARPG-L's width x its FFN width
 
 
