@@ -13,6 +13,7 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "save_as": ("Save &As…", ("Ctrl+Shift+S",), "Save under a new name"),
     "export": ("&Export…", ("Ctrl+E",), "Export as PNG, JPEG or WebP with a chosen quality"),
     "copy": ("&Copy result", ("Ctrl+C",), "Copy the shown result (or the document) to the clipboard"),
+    "close": ("&Close", ("Ctrl+W",), "Close the image (asks first when it has unsaved changes)"),
     "quit": ("&Quit", ("Ctrl+Q",), "Quit ARPG Studio"),
     "undo": ("&Undo", ("Ctrl+Z",), "Undo"),
     "redo": ("&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo"),
@@ -22,15 +23,16 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "eraser": ("&Eraser", ("E",), "Erase the mask"),
     "toggle_eraser": ("Toggle brush/eraser", ("X",), "Switch between brush and eraser"),
     "rect": ("&Rectangle", ("R",), "Drag a rectangle onto the mask (erases in eraser mode)"),
+    "lasso": ("&Lasso", ("L",), "Draw a freehand outline; it fills on release (erases in eraser mode)"),
     "smaller": ("Smaller brush", ("[",), "Brush size down (Shift+[ for larger steps)"),
     "larger": ("Larger brush", ("]",), "Brush size up (Shift+] for larger steps)"),
     "much_smaller": ("Much smaller brush", ("Shift+[", "{"), "Brush size down by a lot"),
     "much_larger": ("Much larger brush", ("Shift+]", "}"), "Brush size up by a lot"),
-    "invert": ("&Invert mask", ("Ctrl+I",), "Swap masked and unmasked"),
+    "invert": ("&Invert mask", ("Ctrl+Shift+I", "Ctrl+I"), "Swap masked and unmasked"),
     "grow": ("&Grow mask", ("Ctrl+G",), "Grow the mask by the amount next to the button"),
     "shrink": ("S&hrink mask", ("Ctrl+Shift+G",), "Shrink the mask by the amount next to the button"),
     "clear": ("&Clear mask", ("Ctrl+D",), "Remove the whole mask"),
-    "import_mask": ("Import mask…", ("Ctrl+Shift+I",), "Load a mask PNG (white = regenerate)"),
+    "import_mask": ("Import mask…", ("Ctrl+Alt+I",), "Load a mask PNG (white = regenerate)"),
     "export_mask": ("Export mask…", ("Ctrl+Shift+E",), "Save the mask as a PNG (white = regenerate)"),
     "fit": ("&Fit", ("Ctrl+0",), "Fit the image in the window"),
     "actual": ("&100%", ("Ctrl+1",), "One image pixel per screen pixel"),
@@ -38,6 +40,7 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "zoom_out": ("Zoom out", ("Ctrl+-",), "Zoom out"),
     "grid": ("Token &grid", ("G",), "Show the model's token grid and the windows that will run"),
     "split": ("&Split compare", ("Ctrl+\\",), "Result on the left, original on the right; drag the line"),
+    "history": ("&History", ("Ctrl+Shift+H",), "The applied edits with their settings; click one, Again runs it again"),
     "run": ("&Run", ("Ctrl+Return", "Ctrl+Enter"), "Run the primary action"),
     "again": ("&Again (new seed)", ("Ctrl+Shift+Return", "Ctrl+Shift+Enter"), "Run again with a new seed"),
     "cancel": ("&Cancel", ("Esc",), "Stop the run; the document stays as it was"),
@@ -51,13 +54,14 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "mode_expand": ("&Expand 2x", ("Alt+3",), "Double the resolution"),
     "mode_generate": ("&Generate", ("Alt+4",), "A new image of a class"),
     "shortcuts": ("&Keyboard shortcuts", ("F1",), "List every shortcut"),
+    "welcome": ("&Welcome and models…", (), "What the embedded model can do, and the full-quality model"),
     "about": ("&About ARPG Studio", (), "Version and model"),
 }
 
 # keys that are not actions, for the Help list
 EXTRA_KEYS = (
     ("Pan", "Space+drag, middle-drag"),
-    ("Zoom around the cursor", "Wheel"),
+    ("Zoom around the cursor", "Wheel, Ctrl+wheel"),
     ("Brush size", "Alt+wheel"),
     ("Show the original while held", "C or \\"),
 )
@@ -89,13 +93,14 @@ def shortcut_rows() -> list[tuple[str, str]]:
 
 # the menu bar; None is a separator, "@recent" the Open Recent submenu
 MENUS: dict[str, tuple[str | None, ...]] = {
-    "&File": ("open", "@recent", "paste", None, "save", "save_as", "export", "copy", None, "quit"),
+    "&File": ("open", "@recent", "paste", None, "save", "save_as", "export", "copy", None, "close", "quit"),
     "&Edit": ("undo", "redo", None, "models", "preferences"),
     "&Mask": (
         "brush",
         "eraser",
         "toggle_eraser",
         "rect",
+        "lasso",
         None,
         "smaller",
         "larger",
@@ -108,7 +113,7 @@ MENUS: dict[str, tuple[str | None, ...]] = {
         "import_mask",
         "export_mask",
     ),
-    "&View": ("fit", "actual", "zoom_in", "zoom_out", None, "grid", "split"),
+    "&View": ("fit", "actual", "zoom_in", "zoom_out", None, "grid", "split", None, "history"),
     "&Run": (
         "mode_inpaint",
         "mode_outpaint",
@@ -125,13 +130,15 @@ MENUS: dict[str, tuple[str | None, ...]] = {
         "next",
         "use_seed",
     ),
-    "&Help": ("shortcuts", "about"),
+    "&Help": ("shortcuts", "welcome", "about"),
 }
 CHECKABLE = (
     "brush",
     "eraser",
     "rect",
+    "lasso",
     "grid",
+    "history",
     "split",
     "mode_inpaint",
     "mode_outpaint",

@@ -9,20 +9,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsEllipseItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+)
 
+from .canvas_follow import ViewFollowing
 from .canvas_items import HANDLE_PX, CheckerItem, FrameItem, GridItem, ImageLayer, SplitItem
 from .convert import mask_to_overlay, rgb_to_qimage
 from .state import AppState, Variant
 
 MASK_COLOR = QColor(255, 40, 110)  # a pink-red that stands out on most photos
 ZOOM_STEP = 1.25
-MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-class CanvasView(QGraphicsView):
+class CanvasView(ViewFollowing, QGraphicsView):
     file_dropped = Signal(str)
     image_dropped = Signal(QImage)
     zoom_changed = Signal(float)
@@ -56,6 +63,10 @@ class CanvasView(QGraphicsView):
         pen = QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         self.band.setPen(pen)
+        self.lasso = QGraphicsPathItem()
+        self.lasso.setZValue(7)
+        self.lasso.setPen(pen)
+        self._lasso_points: list[tuple[float, float]] = []
         self.rings = [QGraphicsEllipseItem(), QGraphicsEllipseItem()]
         for i, ring in enumerate(self.rings):
             p = QPen(QColor(0, 0, 0, 200) if i == 0 else QColor(255, 255, 255), 3 if i == 0 else 1)
@@ -72,10 +83,16 @@ class CanvasView(QGraphicsView):
             self.split_item,
             self.frame,
             self.band,
+            self.lasso,
             *self.rings,
         ):
             self.scene().addItem(item)
         self.band.hide()
+        self.lasso.hide()
+        # the view follows the content while it is fitted (Ctrl+0, a newly opened photo) until the user zooms
+        # or pans; results are brought into view (after the variant strip has taken its height, too)
+        self._auto_fit = True
+        self._reveal: QRectF | None = None
         self.overlay = QImage()
         self._mask_forced = False  # the user painted while results were shown: show the mask again
         self._doc_size = (0, 0)
@@ -88,6 +105,7 @@ class CanvasView(QGraphicsView):
         self._before_key = None
 
         state.document_changed.connect(self._document_changed)
+        state.document_loaded.connect(self._document_loaded)
         state.mask_changed.connect(self._mask_changed)
         state.mode_changed.connect(self._refresh_overlays)
         state.mode_changed.connect(self._update_cursor)
@@ -122,24 +140,6 @@ class CanvasView(QGraphicsView):
             )
         return rect
 
-    def fit(self) -> None:
-        rect = self.content_rect()
-        if rect.isNull() or rect.isEmpty():
-            return
-        self.fitInView(rect.adjusted(-24, -24, 24, 24), Qt.AspectRatioMode.KeepAspectRatio)
-        self._zoom_done()
-
-    def actual_size(self) -> None:
-        center = self.mapToScene(self.viewport().rect().center())
-        self.resetTransform()
-        self.centerOn(center)
-        self._zoom_done()
-
-    def zoom_by(self, factor: float) -> None:
-        factor = max(MIN_ZOOM / self.zoom, min(MAX_ZOOM / self.zoom, factor))
-        self.scale(factor, factor)
-        self._zoom_done()
-
     def set_space(self, held: bool) -> None:
         self._space = held
         self._update_cursor()
@@ -161,19 +161,6 @@ class CanvasView(QGraphicsView):
         self._refresh_layers()
         if s.size != old_size:
             QTimer.singleShot(0, lambda: self._keep_view(old_size, old_origin))
-
-    def _keep_view(self, old_size, old_origin) -> None:
-        """After a size change, keep the original content where it was on screen (or fit a new document)."""
-        ox, oy, ow, _ = old_origin
-        nx, ny, nw, _ = self.state.origin
-        if old_size == (0, 0) or ow <= 0 or nw <= 0 or not self.state.has_image:
-            self.fit()
-            return
-        k = nw / ow
-        center = self.mapToScene(self.viewport().rect().center())
-        self.scale(1 / k, 1 / k)
-        self.centerOn(QPointF((center.x() - ox) * k + nx, (center.y() - oy) * k + ny))
-        self._zoom_done()
 
     def _mask_changed(self, rect: QRect) -> None:
         s = self.state
@@ -206,12 +193,6 @@ class CanvasView(QGraphicsView):
         self.grid.set_windows(s.windows)
         self.grid.setVisible(s.show_grid)
         self._refresh_layers()
-
-    def _variants_changed(self) -> None:
-        self._mask_forced = False
-        self._refresh_layers()
-        if not self.state.has_image and self.state.variants:
-            self.fit()
 
     def _shown_variant(self) -> Variant | None:
         s = self.state
@@ -334,6 +315,7 @@ class CanvasView(QGraphicsView):
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
             self._drag = "pan"
             self._pan_from = pos
+            self._navigated()
             self._update_cursor()
             return
         if button != Qt.MouseButton.LeftButton:
@@ -349,6 +331,11 @@ class CanvasView(QGraphicsView):
             self._drag = "rect"
             self.band.setRect(QRectF(scene, scene))
             self.band.show()
+        elif self._painting() and self.state.tool == "lasso":
+            self._drag = "lasso"
+            self._lasso_points = [(scene.x(), scene.y())]
+            self.lasso.setPath(QPainterPath(scene))
+            self.lasso.show()
         elif self._painting():
             self._drag = "stroke"
             if self._shown_variant() is not None:
@@ -372,6 +359,11 @@ class CanvasView(QGraphicsView):
             self.state.stroke_to(self._last.x(), self._last.y(), scene.x(), scene.y())
         elif self._drag == "rect":
             self.band.setRect(QRectF(self._press, scene).normalized())
+        elif self._drag == "lasso":
+            self._lasso_points.append((scene.x(), scene.y()))
+            path = self.lasso.path()
+            path.lineTo(scene)
+            self.lasso.setPath(path)
         elif self._drag == "split":
             rect = self.content_rect()
             if rect.width() > 0:
@@ -414,6 +406,11 @@ class CanvasView(QGraphicsView):
             self.band.hide()
             rect = QRectF(self._press, self.mapToScene(event.position().toPoint())).normalized()
             self.state.fill_rect(rect.toAlignedRect())
+        elif drag == "lasso":
+            self.lasso.hide()
+            end = self.mapToScene(event.position().toPoint())
+            points, self._lasso_points = [*self._lasso_points, (end.x(), end.y())], []
+            self.state.fill_polygon(points)
         elif drag and drag.startswith("extend:"):
             self.frame.active_side = None
             self.frame.update()
@@ -429,10 +426,6 @@ class CanvasView(QGraphicsView):
             return
         if steps:
             self.zoom_by(ZOOM_STEP**steps)
-
-    def _zoom_done(self) -> None:
-        self.zoom_changed.emit(self.zoom)
-        self.viewport().update()
 
     # --- drop and empty state ----------------------------------------------------------------------
 

@@ -3,10 +3,12 @@ and applies a chosen variant to the document as one undoable step. Widgets talk 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 import traceback
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -14,11 +16,18 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from arpg_core.edits import lanczos_2x
 
+from .history import EditHistory, HistoryEntry
 from .jobs import EditJob, LoadJob
+from .softmask import has_soft, soften
 from .state import MODE_VERBS, AppState, EngineInfo, Snapshot, Variant
 
 log = logging.getLogger("arpg_studio.controller")
 PREVIEW_INTERVAL = 0.2  # s between live previews
+
+
+def plural(n: int, word: str) -> str:
+    """'1 variant', '3 variants'"""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 class RunController(QObject):
@@ -30,12 +39,15 @@ class RunController(QObject):
     def __init__(self, state: AppState, parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
+        self.history = EditHistory(self)
         self.engine = None
         self.loading = False
         self.loading_what = ""  # the model a load in progress is for
         self.job: EditJob | None = None
         self._load_job: LoadJob | None = None
         self._source = None  # the document pixels the running job started from
+        self._run_mask = None  # the mask as it was when the running job started
+        self._show_index: int | None = None  # the variant to show when the running job ends (a replay)
         self._took: float | None = None  # set when the running job produced variants
         self._retired: list = []  # jobs whose threads are still winding down
         self._plan_timer = QTimer(self, singleShot=True, interval=60)
@@ -51,6 +63,8 @@ class RunController(QObject):
         state.mask_changed.connect(self.schedule_plan)
         state.running_changed.connect(self.schedule_plan)
         state.document_changed.connect(self._document_replaced)
+        state.document_loaded.connect(self.history.clear)
+        state.undo_stack.indexChanged.connect(self._undo_moved)
 
     # --- engine ------------------------------------------------------------------------------------
 
@@ -131,7 +145,7 @@ class RunController(QObject):
         return EditRequest(
             mode=s.mode,
             image=image,
-            mask=s.mask.copy() if s.mode == "inpaint" and s.mask is not None else None,
+            mask=s.mask > 0 if s.mode == "inpaint" and s.mask is not None else None,
             extend=tuple(s.extend),
             label=p.label,
             steps=p.steps,
@@ -204,7 +218,12 @@ class RunController(QObject):
             return False
         if new_seed or s.params.random_seed:
             s.set_params(seed=random.randrange(2**31))
-        request = self.request()
+        return self._start(self.request())
+
+    def _start(self, request, show_index: int | None = None) -> bool:
+        s = self.state
+        self._show_index = show_index
+        self._run_mask = s.mask.copy() if request.mode == "inpaint" and s.mask is not None else None
         job = EditJob(self.engine, request)
         job.progress.connect(self._on_progress)
         job.preview.connect(self._on_preview)
@@ -216,7 +235,7 @@ class RunController(QObject):
         s.clear_variants()
         s.set_running(True)
         s.set_progress(0, 0, 0.0)
-        s.message.emit(f"{MODE_VERBS[s.mode]}: seed {request.seed}")
+        s.message.emit(f"{MODE_VERBS[request.mode]}: seed {request.seed}")
         job.start()
         return True
 
@@ -247,13 +266,21 @@ class RunController(QObject):
         if job.request.mode != "generate" and self._source is not self.state.rgb:
             self.state.message.emit("The image changed during the run; its results were dropped")
             return
-        variants = [
-            self._place(Variant(img, f"#{i + 1}  seed {seed}", job.request.mode, seed, job.request.extend))
-            for i, (img, seed) in enumerate(zip(result.images, result.seeds))
-        ]
+        r = job.request
+        images = result.images
+        if r.mode == "inpaint" and has_soft(self._run_mask):  # a soft brush: its edge fades the result in
+            images = [soften(self._source, img, self._run_mask, r.feather) for img in images]
+        variants = []
+        for i, (img, seed) in enumerate(zip(images, result.seeds)):
+            # the run's request (no pixels kept) and which variant this is: replaying the run gives these pixels
+            meta = {"request": replace(r, image=None, preview=False), "index": i, "mask": self._run_mask}
+            variants.append(self._place(Variant(img, f"#{i + 1}  seed {seed}", r.mode, seed, r.extend, meta=meta)))
         self.state.set_variants(variants)
+        if self._show_index is not None:  # a replay: show the variant that was applied
+            self.state.set_current(self._show_index)
         self._took = time.perf_counter() - job.started_at
-        self.state.message.emit(f"{len(variants)} variants in {self._took:.1f} s: ←/→ to flip, Enter applies")
+        keys = "←/→ to flip, Enter applies" if len(variants) > 1 else "Enter applies"
+        self.state.message.emit(f"{plural(len(variants), 'variant')} in {self._took:.1f} s: {keys}")
 
     def _on_cancelled(self) -> None:
         self.state.message.emit("Cancelled; the document is unchanged")
@@ -319,7 +346,8 @@ class RunController(QObject):
             if v.image.shape[:2] != (H, W):
                 s.message.emit("This result no longer fits the image")
                 return False
-            after = Snapshot(v.image, alpha, mask.copy(), s.origin)
+            kept = np.zeros_like(mask) if s.params.clear_mask_after_apply else mask.copy()
+            after = Snapshot(v.image, alpha, kept, s.origin)
         elif v.mode == "outpaint":
             l, t, r, b = v.extend
             if v.image.shape[:2] != (H + t + b, W + l + r):
@@ -339,13 +367,106 @@ class RunController(QObject):
         else:
             h, w = v.image.shape[:2]
             after = Snapshot(v.image, None, np.zeros((h, w), bool), (0.0, 0.0, 0.0, 0.0))
-        s.push_document(after, f"Apply {MODE_VERBS[v.mode].lower()}" + (" (Lanczos)" if v.meta.get("baseline") else ""))
+        size = s.size
+        command = s.push_document(
+            after, f"Apply {MODE_VERBS[v.mode].lower()}" + (" (Lanczos)" if v.meta.get("baseline") else "")
+        )
+        self._record(v, size, command)
         s.clear_variants()
         if v.mode == "outpaint":
             s.set_extend((0, 0, 0, 0))
             s.view_shift.emit(float(v.extend[0]), float(v.extend[1]))
         s.message.emit("Applied. Ctrl+Z undoes it")
         return True
+
+    # --- history ---------------------------------------------------------------------------------------
+
+    def _record(self, v: Variant, size: tuple[int, int], command) -> None:
+        request = v.meta.get("request")
+        if request is None and not v.meta.get("baseline"):
+            return
+        info = self.state.engine_info
+        label = getattr(request, "label", None)
+        names = info.class_names if info else ()
+        class_name = "none" if label is None else (names[label] if label < len(names) else f"class {label}")
+        self.history.add(
+            HistoryEntry(
+                v.mode,
+                request,
+                v.meta.get("mask"),
+                size,
+                class_name,
+                info.name if info else "",
+                command,
+                index=v.meta.get("index", 0),
+            )
+        )
+
+    def _undo_moved(self, _index: int) -> None:
+        with contextlib.suppress(RuntimeError):  # the stack is being deleted with the window
+            self.history.sync_undo(self.state.undo_stack)
+
+    def reselect(self, entry: HistoryEntry) -> None:
+        """Put an applied edit's settings back: mode, parameters with the run's seed fixed and its number of
+        variants (so Fill gives the same variants again), its mask or extension."""
+        s, r = self.state, entry.request
+        s.set_mode(entry.mode)
+        if r is None:
+            return
+        s.set_params(
+            steps=r.steps,
+            cfg_scale=r.cfg_scale,
+            cfg_schedule=r.cfg_schedule,
+            schedule=r.schedule,
+            temperature=r.temperature,
+            top_k=r.top_k,
+            top_p=r.top_p,
+            seed=r.seed,
+            random_seed=False,
+            variants=r.variants,
+            label=r.label,
+            feather=r.feather,
+            seam_first=r.seam_first,
+            keep_source=r.expand_lock > 0,
+        )
+        if entry.mode == "inpaint" and entry.mask is not None:
+            if s.mask is not None and entry.mask.shape == s.mask.shape:
+                s.set_mask(entry.mask, "Mask from the history")
+            else:
+                s.message.emit("The image has changed size since this edit; its mask no longer fits")
+        elif entry.mode == "outpaint":
+            s.set_extend(r.extend)
+        s.message.emit(f"Settings of {entry.summary()}")
+
+    def replay(self, entry: HistoryEntry) -> bool:
+        """Run an applied edit again on the document as it is now: its run's own request, seed included; the
+        variant that was applied is shown."""
+        s, r = self.state, entry.request
+        self.reselect(entry)
+        if r is None:
+            self.lanczos()
+            return True
+        if self.engine is None or s.running:
+            s.message.emit(self.blocked_reason() or "Running…")
+            return False
+        if r.mode != "generate" and not s.has_image:
+            s.message.emit("Open an image first")
+            return False
+        if r.mode == "inpaint" and (r.mask is None or r.mask.shape != s.rgb.shape[:2]):
+            s.message.emit("The image has changed size since this edit; it cannot run on it again")
+            return False
+        request = replace(
+            r,
+            image=None if r.mode == "generate" else s.rgb,
+            preview=True,
+            preview_interval=PREVIEW_INTERVAL,
+        )
+        try:
+            self.engine.check(request)
+        except ValueError as e:
+            s.message.emit(str(e)[:1].upper() + str(e)[1:])
+            return False
+        return self._start(request, show_index=entry.index)
 
     def replace_seed(self, variant: Variant) -> None:
         if variant.seed is not None:

@@ -31,10 +31,11 @@ def qimage_to_rgb(image: QImage) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def mask_to_overlay(mask: np.ndarray, color: QColor) -> QImage:
-    """(h, w) bool -> an RGBA image: ``color`` where the mask is set, transparent elsewhere."""
+    """(h, w) uint8 coverage (or bool) -> an RGBA image: ``color`` as opaque as the coverage."""
     h, w = mask.shape
     arr = np.zeros((h, w, 4), np.uint8)
-    arr[mask] = (color.red(), color.green(), color.blue(), 255)
+    arr[..., 0], arr[..., 1], arr[..., 2] = color.red(), color.green(), color.blue()
+    arr[..., 3] = np.where(mask, 255, 0) if mask.dtype == bool else mask
     return QImage(arr.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 

@@ -1,12 +1,16 @@
-"""Small dialogs: Preferences, Export, Keyboard shortcuts."""
+"""Small dialogs: Preferences, Export, Keyboard shortcuts, Flatten (saving transparency as JPEG or BMP)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QButtonGroup,
+    QColorDialog,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -203,3 +208,56 @@ class ShortcutsDialog(QDialog):
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         v.addWidget(close)
+
+
+class FlattenDialog(QDialog):
+    """JPEG and BMP store no transparency: say so, and flatten onto white, black or a chosen colour."""
+
+    def __init__(self, path: Path, alpha: np.ndarray, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Flatten the transparency?")
+        v = QVBoxLayout(self)
+        share = float((alpha < 255).mean()) * 100
+        text = QLabel(
+            f"{path.suffix.lstrip('.').upper()} files cannot store transparency, and {share:.0f}% of this image is "
+            f"transparent or partly so. {path.name} will have it flattened onto a colour; the document keeps its "
+            "transparency (save as PNG, WebP or TIFF to keep it in the file)."
+        )
+        text.setWordWrap(True)
+        v.addWidget(text)
+        self._custom = QColor(128, 128, 128)
+        self.group = QButtonGroup(self)
+        row = QHBoxLayout()
+        self.white, self.black = QRadioButton("White"), QRadioButton("Black")
+        self.custom = QRadioButton("Colour…")
+        self.white.setChecked(True)
+        for b in (self.white, self.black, self.custom):
+            self.group.addButton(b)
+            row.addWidget(b)
+        self.pick = QPushButton("Choose…")
+        self.pick.clicked.connect(self._choose)
+        row.addWidget(self.pick)
+        row.addStretch(1)
+        v.addLayout(row)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Save).setText("Flatten and save")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        v.addWidget(buttons)
+
+    def _choose(self) -> None:
+        color = QColorDialog.getColor(self._custom, self, "Flatten onto")
+        if color.isValid():
+            self._custom = color
+            self.custom.setChecked(True)
+
+    def set_custom(self, color: QColor) -> None:
+        self._custom = QColor(color)
+        self.custom.setChecked(True)
+
+    def color(self) -> tuple[int, int, int]:
+        if self.black.isChecked():
+            return (0, 0, 0)
+        if self.custom.isChecked():
+            return (self._custom.red(), self._custom.green(), self._custom.blue())
+        return (255, 255, 255)

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from arpg_core.imageio import ImageError, LoadedImage, load_image, load_mask, save_image, save_mask
+from arpg_core.imageio import ImageError, LoadedImage, load_image, load_mask, save_image
 
 from .settings import data_dir
 
@@ -20,7 +21,34 @@ log = logging.getLogger("arpg_studio.files")
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff);;BMP (*.bmp)"
 
+
+def filter_for(path: Path) -> str:
+    """The entry of SAVE_FILTER that lists files like ``path`` (PNG when none does)."""
+    entries = SAVE_FILTER.split(";;")
+    suffix = f"*{path.suffix.lower()}"
+    return next((e for e in entries if suffix in e.split("(")[1].rstrip(")").split()), entries[0])
+
+
+def suffix_for_filter(entry: str) -> str:
+    """'.jpg' for 'JPEG (*.jpg *.jpeg)'; '.png' when the entry names no pattern."""
+    patterns = entry.split("(")[1].rstrip(")").split() if "(" in entry else []
+    return patterns[0].lstrip("*") if patterns and patterns[0].startswith("*.") else ".png"
+
+
 __all__ = ["ImageError", "LoadedImage", "load_image", "load_mask", "save_image", "save_mask"]
+
+
+def save_mask(path: str | Path, mask: np.ndarray, force: bool = False) -> Path:
+    """A mask as a grey PNG: white = regenerate, black = keep, grey = a soft brush's edge (uint8 coverage)."""
+    gray = np.where(mask, 255, 0).astype(np.uint8) if mask.dtype == bool else np.asarray(mask, np.uint8)
+    return save_image(path, np.repeat(gray[..., None], 3, axis=2), force=force)
+
+
+def read_coverage(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A mask written by :func:`save_mask`, as uint8 coverage."""
+    load_mask(path, size)  # the same checks (readable, of the right size)
+    with Image.open(path) as img:
+        return np.asarray(img.convert("L"), np.uint8).copy()
 
 
 def free_name(path: Path) -> Path:
@@ -102,13 +130,13 @@ def read_autosave(folder: Path | None = None) -> dict | None:
     try:
         meta = json.loads((folder / "document.json").read_text(encoding="utf-8"))
         img = load_image(folder / "image.png")
-        mask = load_mask(folder / "mask.png", img.size)
+        mask = read_coverage(folder / "mask.png", img.size)
     except (OSError, ValueError) as e:
         log.warning("autosave unreadable: %s", e)
         return None
     icc = (folder / "icc.bin").read_bytes() if (folder / "icc.bin").is_file() else None
     exif = (folder / "exif.bin").read_bytes() if (folder / "exif.bin").is_file() else None
-    return {"rgb": img.rgb, "alpha": img.alpha, "mask": np.asarray(mask, bool), "icc": icc, "exif": exif, "meta": meta}
+    return {"rgb": img.rgb, "alpha": img.alpha, "mask": mask, "icc": icc, "exif": exif, "meta": meta}
 
 
 def clear_autosave(folder: Path | None = None) -> None:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
-from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -28,24 +24,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import engine_loader, files
+from . import engine_loader, estimates, file_dialogs, files
 from .actions import build_menus, make_actions, shortcut_rows
 from .canvas import CanvasView
 from .controller import RunController
-from .convert import qimage_to_rgb, rgb_to_qimage
-from .dialogs import ExportDialog, PreferencesDialog, ShortcutsDialog
+from .dialogs import PreferencesDialog, ShortcutsDialog
+from .document_files import FileActions
 from .errors import install_excepthook, setup_logging, show_error
+from .history import HistoryPanel
+from .jobs import CallJob
 from .models_dialog import ModelsDialog
 from .panels import SidePanel, VariantStrip
 from .settings import APP, ORG, Settings
 from .state import MODES, AppState, Params
 from .style import style_sheet
+from .welcome import WelcomeDialog
+from .widgets import LinkLabel
 
 log = logging.getLogger("arpg_studio")
 BRUSH_STEP, BRUSH_BIG_STEP = 1.15, 1.6
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileActions, QMainWindow):
     def __init__(self, engine=None, settings: Settings | None = None):
         super().__init__()
         if not QCoreApplication.organizationName():
@@ -55,11 +55,15 @@ class MainWindow(QMainWindow):
         self.state = AppState(self)
         self.state.params = Params.from_dict(self.settings.params())
         self.state.brush_size = self.settings.brush_size()
+        self.state.hardness = self.settings.brush_hardness()
         self.state.mask_opacity = self.settings.mask_opacity()
         self.controller = RunController(self.state, self)
         self.quiet = False  # no questions on close (selftest)
         self.models_dialog: ModelsDialog | None = None
         self._prefs: PreferencesDialog | None = None  # while Preferences is open
+        self.welcome: WelcomeDialog | None = None
+        self._welcome_jobs: list[CallJob] = []
+        self.measure = estimates.measure  # times the embedded model for the welcome (tests may swap it)
         self._change_count = self._autosaved_count = 0
         self.setWindowTitle("ARPG Studio")
         self.setAcceptDrops(True)
@@ -84,6 +88,15 @@ class MainWindow(QMainWindow):
         self.dock.setWidget(scroll)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.history_panel = HistoryPanel(self.controller.history)
+        self.history_dock = QDockWidget("History", self)
+        self.history_dock.setObjectName("historyDock")
+        self.history_dock.setWidget(self.history_panel)
+        self.history_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
+        self.history_dock.hide()
 
         self.actions_ = make_actions(self)
         self._build_menus()
@@ -94,6 +107,8 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
         QApplication.instance().installEventFilter(self)
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+        self._focus_hooked = True
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1360, 860)
@@ -104,9 +119,17 @@ class MainWindow(QMainWindow):
         self._sync_actions()
 
     def start(self) -> None:
-        """After the window shows: load the model in the background."""
+        """After the window shows: load the model in the background; at the very first start, the welcome."""
         if self.controller.engine is None:
             self.load_engine()
+        if not self.settings.welcome_seen():
+            QTimer.singleShot(0, self.show_welcome)
+
+    def show_welcome(self) -> WelcomeDialog:
+        """What the embedded model can and cannot do, and ARPG-L; shown once, then only from Help."""
+        from .welcome_flow import show_welcome
+
+        return show_welcome(self)
 
     def load_engine(self) -> bool:
         """Load the model stored in the settings (at start)."""
@@ -168,7 +191,7 @@ class MainWindow(QMainWindow):
         for name in ("open", "save", None, "undo", "redo", None):
             tb.addAction(a[name]) if name else tb.addSeparator()
         self.mask_tools = []
-        for name in ("brush", "eraser", "rect"):
+        for name in ("brush", "eraser", "rect", "lasso"):
             tb.addAction(a[name])
             self.mask_tools.append(a[name])
         self.size_box = QSpinBox()
@@ -180,6 +203,18 @@ class MainWindow(QMainWindow):
         self.size_box.setValue(self.state.brush_size)
         self.size_box.valueChanged.connect(self.state.set_brush_size)
         self.mask_tools.append(tb.addWidget(self.size_box))
+        self.hardness_box = QSpinBox()
+        self.hardness_box.setRange(0, 100)
+        self.hardness_box.setPrefix("Hard ")
+        self.hardness_box.setSuffix(" %")
+        self.hardness_box.setToolTip(
+            "Brush hardness: 100% paints a hard edge; lower fades the edit in towards the edge of the stroke"
+        )
+        self.hardness_box.setKeyboardTracking(False)
+        self.hardness_box.setFixedWidth(96)
+        self.hardness_box.setValue(round(self.state.hardness * 100))
+        self.hardness_box.valueChanged.connect(lambda v: self.state.set_hardness(v / 100))
+        self.mask_tools.append(tb.addWidget(self.hardness_box))
         self.mask_tools.append(tb.addSeparator())
         for name in ("invert", "grow", "shrink", "clear"):
             tb.addAction(a[name])
@@ -221,7 +256,8 @@ class MainWindow(QMainWindow):
 
     def _build_statusbar(self) -> None:
         sb = self.statusBar()
-        self.model_label = QLabel("Model: loading…")
+        self.model_label = LinkLabel("Model: loading…", "Models: download, import and switch (Ctrl+Shift+M)")
+        self.model_label.clicked.connect(lambda: self.open_models())
         self.size_label = QLabel()
         self.zoom_label = QLabel()
         self.pos_label = QLabel()
@@ -236,15 +272,17 @@ class MainWindow(QMainWindow):
         a["save_as"].triggered.connect(self.save_as)
         a["export"].triggered.connect(self.export)
         a["copy"].triggered.connect(self.copy_result)
+        a["close"].triggered.connect(self.close_document)
         a["quit"].triggered.connect(self.close)
-        a["undo"].triggered.connect(s.undo_stack.undo)
-        a["redo"].triggered.connect(s.undo_stack.redo)
+        a["undo"].triggered.connect(self.undo)
+        a["redo"].triggered.connect(self.redo)
         a["preferences"].triggered.connect(self.preferences)
         a["models"].triggered.connect(lambda: self.open_models())
         a["brush"].triggered.connect(lambda: (s.set_tool("brush"), s.set_erase(False)))
         a["eraser"].triggered.connect(lambda: (s.set_tool("brush"), s.set_erase(True)))
         a["toggle_eraser"].triggered.connect(lambda: s.set_erase(not s.erase))
         a["rect"].triggered.connect(lambda: s.set_tool("rect"))
+        a["lasso"].triggered.connect(lambda: s.set_tool("lasso"))
         a["smaller"].triggered.connect(lambda: self.step_brush(1 / BRUSH_STEP))
         a["larger"].triggered.connect(lambda: self.step_brush(BRUSH_STEP))
         a["much_smaller"].triggered.connect(lambda: self.step_brush(1 / BRUSH_BIG_STEP))
@@ -273,6 +311,12 @@ class MainWindow(QMainWindow):
             a[f"mode_{mode}"].triggered.connect(lambda _=False, m=mode: s.set_mode(m))
         a["shortcuts"].triggered.connect(lambda: ShortcutsDialog(shortcut_rows(), self).exec())
         a["about"].triggered.connect(self.about)
+        a["welcome"].triggered.connect(self.show_welcome)
+        dock = self.history_dock
+        a["history"].toggled.connect(lambda on: on != dock.isVisible() and dock.setVisible(on))
+        dock.visibilityChanged.connect(lambda on: self.isVisible() and a["history"].setChecked(on))
+        self.history_panel.reselect_requested.connect(c.reselect)
+        self.history_panel.again_requested.connect(c.replay)
         self.panel.run_requested.connect(c.run)
         self.panel.again_requested.connect(c.again)
         self.panel.cancel_requested.connect(c.cancel)
@@ -309,13 +353,15 @@ class MainWindow(QMainWindow):
         for name in ("save", "save_as", "export", "copy", "import_mask", "export_mask"):
             a[name].setEnabled(has or (name == "copy" and variants))
         painting = has and s.mode == "inpaint"
-        for name in ("brush", "eraser", "rect", "invert", "grow", "shrink", "clear", "toggle_eraser"):
+        for name in ("brush", "eraser", "rect", "lasso", "invert", "grow", "shrink", "clear", "toggle_eraser"):
             a[name].setEnabled(painting)
         for action in self.mask_tools:
             action.setEnabled(painting)
         a["brush"].setChecked(s.tool == "brush" and not s.erase)
         a["eraser"].setChecked(s.tool == "brush" and s.erase)
         a["rect"].setChecked(s.tool == "rect")
+        a["lasso"].setChecked(s.tool == "lasso")
+        a["close"].setEnabled(has or variants)
         for name in ("run", "again"):
             a[name].setEnabled(not running and not s.block_reason)
         a["cancel"].setEnabled(running)
@@ -325,6 +371,10 @@ class MainWindow(QMainWindow):
             a[f"mode_{mode}"].setChecked(s.mode == mode)
         a["grid"].setChecked(s.show_grid)
         a["split"].setChecked(s.split is not None)
+        if self.hardness_box.value() != round(s.hardness * 100):
+            self.hardness_box.blockSignals(True)
+            self.hardness_box.setValue(round(s.hardness * 100))
+            self.hardness_box.blockSignals(False)
         if self.size_box.value() != s.brush_size:
             self.size_box.blockSignals(True)
             self.size_box.setValue(s.brush_size)
@@ -348,6 +398,32 @@ class MainWindow(QMainWindow):
 
     def _changed(self, *_args) -> None:
         self._change_count += 1
+
+    def undo(self) -> None:
+        stack = self.state.undo_stack
+        if stack.canUndo():
+            text = stack.undoText()
+            stack.undo()
+            self.state.message.emit(f"Undone: {text}" + (". Ctrl+Shift+Z redoes it" if stack.canRedo() else ""))
+
+    def redo(self) -> None:
+        stack = self.state.undo_stack
+        if stack.canRedo():
+            text = stack.redoText()
+            stack.redo()
+            self.state.message.emit(f"Redone: {text}")
+
+    def _focus_changed(self, old, new) -> None:
+        """Keys stay with the canvas: when the focused button is disabled or hidden (Fill while it runs, Apply
+        as the strip goes), Qt would hand the focus to the next field, the toolbar's brush size, where ←/→, C
+        and the shortcuts stop working. Hand it to the canvas instead."""
+        try:
+            if old is None or new is None or new is self.canvas or not self.isAncestorOf(old):
+                return
+            if (not old.isEnabled() or not old.isVisible()) and (new is self or self.isAncestorOf(new)):
+                self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+        except RuntimeError:  # a widget being deleted
+            return
 
     def step_brush(self, factor: float) -> None:
         size = self.state.brush_size
@@ -373,211 +449,6 @@ class MainWindow(QMainWindow):
             elif not typing and event.isAutoRepeat() and key in (Qt.Key.Key_C, Qt.Key.Key_Backslash, Qt.Key.Key_Space):
                 return True
         return super().eventFilter(obj, event)
-
-    # --- files -------------------------------------------------------------------------------------
-
-    def confirm_discard(self) -> bool:
-        """True when it is fine to replace the document (asks when it has unsaved changes)."""
-        if not self.state.modified or self.quiet:
-            return True
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            "The image has changes that are not saved. Save them first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
-
-    def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", self.settings.last_dir(), files.OPEN_FILTER)
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path) -> bool:
-        if not self.confirm_discard():
-            return False
-        path = Path(path)
-        try:
-            img = files.load_image(path)
-        except files.ImageError as e:
-            show_error(self, "Cannot open the image", str(e))
-            return False
-        self.controller.cancel()
-        self.state.load_document(img.rgb, img.alpha, img.icc, img.exif, path)
-        self.settings.add_recent(path)
-        self.settings.set_last_dir(path)
-        self.state.message.emit(f"Opened {path.name} ({img.size[0]} × {img.size[1]}, {img.mode})")
-        return True
-
-    def open_qimage(self, image: QImage) -> bool:
-        if image.isNull() or not self.confirm_discard():
-            return False
-        rgb, alpha = qimage_to_rgb(image)
-        self.state.load_document(rgb, alpha, saved=False)
-        return True
-
-    def paste(self) -> None:
-        mime = QApplication.clipboard().mimeData()
-        files_ = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime else []
-        if files_:
-            self.open_path(files_[0])
-        elif mime is not None and mime.hasImage():
-            self.open_qimage(QImage(mime.imageData()))
-        else:
-            self.state.message.emit("The clipboard holds no image")
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self.settings.recent_files()
-        for path in recent:
-            act = self.recent_menu.addAction(path)
-            act.triggered.connect(lambda _=False, p=path: self.open_path(p))
-        if not recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list").triggered.connect(self.settings.clear_recent)
-
-    def ask_save_path(self, suggested: Path, caption: str = "Save as") -> Path | None:
-        path, _ = QFileDialog.getSaveFileName(self, caption, str(suggested), files.SAVE_FILTER)
-        if not path:
-            return None
-        path = Path(path)
-        return path if path.suffix else path.with_suffix(".png")
-
-    def save(self) -> bool:
-        """Save to the file chosen before; the first Save of an opened file is a Save As with a new name."""
-        if self.state.save_path is None:
-            return self.save_as()
-        return self.write(self.state.save_path)
-
-    def save_as(self) -> bool:
-        s = self.state
-        if not s.has_image:
-            return False
-        path = self.ask_save_path(files.suggested_save_path(s.source_path, s.save_path, self.settings.last_dir()))
-        if path is None:
-            return False
-        if s.source_path is not None and path.resolve() == s.source_path.resolve() and not self.quiet:
-            answer = QMessageBox.warning(
-                self,
-                "Overwrite the original?",
-                f"{path.name} is the file you opened. Replace it with the edited image?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
-        return self.write(path)
-
-    def write(self, path: Path, quality: int = 95, mark: bool = True) -> bool:
-        s = self.state
-        try:
-            files.save_image(path, s.rgb, s.alpha, s.icc, s.exif, quality=quality, force=True)
-        except (OSError, ValueError) as e:
-            show_error(self, "Cannot save", str(e))
-            return False
-        self.settings.add_recent(path)
-        self.settings.set_last_dir(path)
-        if mark:
-            s.mark_saved(path)
-            files.clear_autosave()
-            self._autosaved_count = self._change_count
-        s.message.emit(f"Saved {path}")
-        return True
-
-    def export(self) -> None:
-        s = self.state
-        if not s.has_image:
-            return
-        suggested = files.suggested_save_path(s.source_path, s.save_path, self.settings.last_dir())
-        dialog = ExportDialog(suggested, self.settings.export_quality(), self)
-        if dialog.exec() != ExportDialog.DialogCode.Accepted:
-            return
-        path, quality = dialog.choice()
-        if path.exists():
-            answer = QMessageBox.question(self, "Replace?", f"{path.name} exists. Replace it?")
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self.settings.set_export_quality(quality)
-        self.write(path, quality, mark=False)
-
-    def copy_result(self) -> None:
-        s = self.state
-        v = s.current_variant()
-        if v is not None:
-            QApplication.clipboard().setImage(rgb_to_qimage(v.image))
-        elif s.has_image:
-            QApplication.clipboard().setImage(rgb_to_qimage(s.rgb, s.alpha))
-        else:
-            return
-        s.message.emit("Copied to the clipboard")
-
-    def import_mask(self) -> None:
-        s = self.state
-        path, _ = QFileDialog.getOpenFileName(self, "Import mask", self.settings.last_dir(), files.OPEN_FILTER)
-        if not path:
-            return
-        try:
-            mask = files.load_mask(path, s.size)
-        except files.ImageError as e:
-            show_error(self, "Cannot import the mask", str(e))
-            return
-        s.set_mask(mask, "Import mask")
-
-    def export_mask(self) -> None:
-        s = self.state
-        stem = (s.save_path or s.source_path or Path("untitled")).stem
-        path = self.ask_save_path(files.free_name(Path(self.settings.last_dir()) / f"{stem}_mask.png"), "Export mask")
-        if path is None:
-            return
-        try:
-            files.save_mask(path, s.mask, force=True)
-        except (OSError, ValueError) as e:
-            show_error(self, "Cannot export the mask", str(e))
-            return
-        s.message.emit(f"Mask saved to {path}")
-
-    # --- autosave and recovery ---------------------------------------------------------------------
-
-    def autosave(self, force: bool = False):
-        s = self.state
-        if not s.has_image or (self._autosaved_count == self._change_count and not force):
-            return None
-        self._autosaved_count = self._change_count
-        meta = {
-            "source_path": str(s.source_path) if s.source_path else None,
-            "save_path": str(s.save_path) if s.save_path else None,
-            "mode": s.mode,
-            "extend": list(s.extend),
-        }
-        return files.write_autosave(s.rgb, s.alpha, s.mask, s.icc, s.exif, meta)
-
-    def offer_recovery(self) -> None:
-        data = files.read_autosave()
-        if data is None:
-            return
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(data["meta"].get("saved_at", 0)))
-        name = Path(data["meta"].get("source_path") or "untitled").name
-        answer = QMessageBox.question(
-            self, "Recover unsaved work?", f"ARPG Studio did not close normally. Recover {name} autosaved at {when}?"
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.recover(data)
-        else:
-            files.clear_autosave()
-
-    def recover(self, data: dict) -> None:
-        s = self.state
-        src = data["meta"].get("source_path")
-        s.load_document(data["rgb"], data["alpha"], data["icc"], data["exif"], Path(src) if src else None, saved=False)
-        if data["mask"].shape == s.mask.shape:
-            s.mask[...] = data["mask"]
-            s.mask_changed.emit(self.canvas.sceneRect().toAlignedRect())
-        s.message.emit("Recovered the autosaved document")
-        self._sync_actions()
 
     # --- other dialogs -----------------------------------------------------------------------------
 
@@ -633,16 +504,24 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.shutdown()
+        if self._welcome_jobs:
+            from .welcome_flow import stop
+
+            stop(self)
         if self.models_dialog is not None:
             self.models_dialog.shutdown()
             self.models_dialog.hide()
         self.settings.set_window(self.saveGeometry(), self.saveState())
         self.settings.set_params(self.state.params.to_dict())
         self.settings.set_brush_size(self.state.brush_size)
+        self.settings.set_brush_hardness(self.state.hardness)
         self.settings.set_mask_opacity(self.state.mask_opacity)
         self.settings.sync()
         files.clear_autosave()
         QApplication.instance().removeEventFilter(self)
+        if self._focus_hooked:
+            QApplication.instance().focusChanged.disconnect(self._focus_changed)
+            self._focus_hooked = False
         event.accept()
 
     def dragEnterEvent(self, event) -> None:
@@ -660,6 +539,8 @@ def run_app(argv: list[str]) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     QCoreApplication.setOrganizationName(ORG)
     QCoreApplication.setApplicationName(APP)
+    if not selftest and QApplication.instance() is None:
+        file_dialogs.prefer_native()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     setup_logging()
     if selftest:

@@ -238,6 +238,7 @@ class ModelsDialog(QDialog):
         self._switching = ""  # the model a Use started loading
         self._ask_name: tuple[str, str] | None = None  # an import to ask a name for, once its job has ended
         self._percent: int | None = None  # of the file being downloaded
+        self._fetch = ""  # download this model (and Use it) once the list has been read (the welcome's button)
 
         v = QVBoxLayout(self)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -343,6 +344,7 @@ class ModelsDialog(QDialog):
             active = self._active_name()
             self.table.selectRow(names.index(active) if active in names else 0)
         self._selection_changed()
+        self._continue_fetch()
 
     def _measure_speed(self) -> None:
         """Time this machine once (arpg_core.calibrate, about a second when idle), then list again with it."""
@@ -500,6 +502,23 @@ class ModelsDialog(QDialog):
 
     # --- download ----------------------------------------------------------------------------------
 
+    def fetch(self, name: str) -> None:
+        """Download ``name`` with its tokenizer and switch to it once installed (one click in the welcome)."""
+        self._fetch = name
+        self.refresh()
+
+    def _continue_fetch(self) -> None:
+        r = self.row(self._fetch)
+        if r is None or self._op is not None:
+            return
+        self.select(r.name)
+        if r.installed:
+            self._fetch = ""
+            if r.name != self._active_name():
+                self.use()
+        elif not self.download():
+            self._fetch = ""
+
     def download(self) -> bool:
         r = self.selected()
         if r is None or not r.downloadable or r.installed or self._op is not None:
@@ -570,12 +589,14 @@ class ModelsDialog(QDialog):
         self.status.setText(f"Installed {' and '.join(m.name for m in models)}.")
 
     def _download_cancelled(self) -> None:
+        self._fetch = ""
         job = self.sender()
         kept = job.names[: job.names.index(job.current)] if isinstance(job, DownloadJob) and job.current else []
         note = f" {' and '.join(kept)} had been installed before." if kept else ""
         self.status.setText(f"Download cancelled; nothing half-written was kept.{note}")
 
     def _download_failed(self, message: str, details: str) -> None:
+        self._fetch = ""
         job = self.sender()
         r = self.row(getattr(job, "current", ""))
         text = readable_error(getattr(job, "exception", None), message, r)

@@ -138,10 +138,14 @@ class SidePanel(QWidget):
         page = QWidget()
         form = QFormLayout(page)
         form.setContentsMargins(0, 0, 0, 0)
-        form.addRow(self._hint("Paint over what to replace (B brush, E eraser, X toggles, R rectangle)."))
+        form.addRow(self._hint("Paint over what to replace (B brush, E eraser, X toggles, R rectangle, L lasso)."))
         self.feather = _spin(0, 64, self.state.params.feather, tip="Blend the result this many pixels past the mask")
         self.feather.valueChanged.connect(lambda v: self.state.set_params(feather=int(v)))
         form.addRow("Edge feather (px)", self.feather)
+        self.clear_after = QCheckBox("Clear the mask after Apply")
+        self.clear_after.setToolTip("Start the next edit from an empty mask, as IOPaint does (Ctrl+Z brings it back)")
+        self.clear_after.toggled.connect(lambda on: self.state.set_params(clear_mask_after_apply=bool(on)))
+        form.addRow(self.clear_after)
         return page
 
     def _outpaint_page(self) -> QWidget:
@@ -352,7 +356,12 @@ class SidePanel(QWidget):
                 widget.blockSignals(True)
                 widget.setValue(value)
                 widget.blockSignals(False)
-        checks = ((self.random_seed, p.random_seed), (self.seam_first, p.seam_first), (self.keep_source, p.keep_source))
+        checks = (
+            (self.random_seed, p.random_seed),
+            (self.seam_first, p.seam_first),
+            (self.keep_source, p.keep_source),
+            (self.clear_after, p.clear_mask_after_apply),
+        )
         for widget, value in checks:
             widget.blockSignals(True)
             widget.setChecked(value)

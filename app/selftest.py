@@ -45,7 +45,7 @@ def _run(window, engine) -> int:
     state, controller = window.state, window.controller
     rgb, mask = _test_image()
     state.load_document(rgb)
-    state.mask[...] = mask
+    state.mask[...] = np.where(mask, 255, 0)
     state.set_mode("inpaint")
     state.set_params(steps=8, variants=1, random_seed=False, seed=1)
     outcome: dict = {}

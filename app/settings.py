@@ -78,6 +78,12 @@ class Settings:
     def set_brush_size(self, size: int) -> None:
         self.q.setValue("brush/size", int(size))
 
+    def brush_hardness(self) -> float:
+        return min(1.0, max(0.0, self._get("brush/hardness", 1.0, float)))
+
+    def set_brush_hardness(self, hardness: float) -> None:
+        self.q.setValue("brush/hardness", float(hardness))
+
     def mask_opacity(self) -> float:
         return self._get("view/mask_opacity", 0.55, float)
 
@@ -142,6 +148,13 @@ class Settings:
 
     def set_autosave_seconds(self, seconds: int) -> None:
         self.q.setValue("files/autosave_seconds", int(seconds))
+
+    # first start
+    def welcome_seen(self) -> bool:
+        return self._get("welcome/seen", False, bool)
+
+    def set_welcome_seen(self, seen: bool = True) -> None:
+        self.q.setValue("welcome/seen", bool(seen))
 
     def sync(self) -> None:
         self.q.sync()

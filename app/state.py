@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QUndoStack
 
+from .softmask import ON, stamp
 from .undo import MaskPatchCommand, SnapshotCommand
 
 MODES = ("inpaint", "outpaint", "expand", "generate")
@@ -42,6 +43,7 @@ class Params:
     feather: int = 8
     seam_first: bool = False
     keep_source: bool = True  # Expand 2x: coarse content from the Lanczos upscale, detail from the model
+    clear_mask_after_apply: bool = False  # Fill: start the next edit from an empty mask (as IOPaint does)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +109,7 @@ class EngineInfo:
 
 class AppState(QObject):
     document_changed = Signal()  # image replaced (its size may differ); the mask too
+    document_loaded = Signal()  # a new document was opened (or closed): the view starts over
     mask_changed = Signal(QRect)  # region of the mask that changed
     mode_changed = Signal(str)
     params_changed = Signal()
@@ -134,14 +137,15 @@ class AppState(QObject):
         self.save_path: Path | None = None  # where Save writes, once chosen
         self.saved_rgb: np.ndarray | None = None  # the pixels last opened or saved (identity check)
         self.baseline: np.ndarray | None = None  # the image as opened, for compare
-        self.mask: np.ndarray | None = None
+        self.mask: np.ndarray | None = None  # (H, W) uint8 coverage: 0 keep, 255 regenerate, between: soft edge
         self.origin = (0.0, 0.0, 0.0, 0.0)
         self.mode = "inpaint"
         self.params = Params()
         self.extend = (0, 0, 0, 0)
-        self.tool = "brush"  # brush, rect
+        self.tool = "brush"  # brush, rect, lasso
         self.erase = False
         self.brush_size = 40
+        self.hardness = 1.0  # of the brush: 1 hard edge, 0 soft from the centre out
         self.mask_opacity = 0.55
         self.show_grid = False
         self.show_original = False
@@ -178,7 +182,7 @@ class AppState(QObject):
         self.source_path, self.save_path = path, None
         self.baseline = self.rgb
         self.saved_rgb = self.rgb if saved else None
-        self.mask = np.zeros(self.rgb.shape[:2], bool)
+        self.mask = np.zeros(self.rgb.shape[:2], np.uint8)
         self.origin = (0.0, 0.0, float(self.size[0]), float(self.size[1]))
         self.extend = (0, 0, 0, 0)
         self.undo_stack.clear()
@@ -186,6 +190,21 @@ class AppState(QObject):
         self.clear_variants()
         self.document_changed.emit()
         self.extend_changed.emit()
+        self.document_loaded.emit()
+
+    def close_document(self) -> None:
+        """Back to the empty window (File > Close)."""
+        self.rgb = self.alpha = self.icc = self.exif = None
+        self.source_path = self.save_path = None
+        self.saved_rgb = self.baseline = self.mask = None
+        self.origin = (0.0, 0.0, 0.0, 0.0)
+        self.extend = (0, 0, 0, 0)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.clear_variants()
+        self.document_changed.emit()
+        self.extend_changed.emit()
+        self.document_loaded.emit()
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.rgb, self.alpha, self.mask.copy(), self.origin)
@@ -200,8 +219,10 @@ class AppState(QObject):
             self.mask = snap.mask.copy()
             self.document_changed.emit()
 
-    def push_document(self, after: Snapshot, text: str) -> None:
-        self.undo_stack.push(SnapshotCommand(self, self.snapshot(), after, text))
+    def push_document(self, after: Snapshot, text: str) -> SnapshotCommand:
+        command = SnapshotCommand(self, self.snapshot(), after, text)
+        self.undo_stack.push(command)
+        return command
 
     def mark_saved(self, path: Path) -> None:
         self.save_path = Path(path)
@@ -222,15 +243,6 @@ class AppState(QObject):
         if self.mask is None or self._stroke_before is None:
             return
         d = self.brush_size
-        value = 0 if self.erase else 1
-        canvas = self.mask.view(np.uint8)
-        p0, p1 = (round(x0 * 16), round(y0 * 16)), (round(x1 * 16), round(y1 * 16))
-        if d <= 2:
-            cv2.line(canvas, p0, p1, value, max(1, d), cv2.LINE_8, 4)
-        else:
-            cv2.line(canvas, p0, p1, value, d, cv2.LINE_8, 4)
-            cv2.circle(canvas, p0, d * 8, value, -1, cv2.LINE_8, 4)
-            cv2.circle(canvas, p1, d * 8, value, -1, cv2.LINE_8, 4)
         r = d / 2 + 2
         rect = QRect(
             int(min(x0, x1) - r), int(min(y0, y1) - r), int(abs(x1 - x0) + 2 * r) + 1, int(abs(y1 - y0) + 2 * r) + 1
@@ -238,6 +250,19 @@ class AppState(QObject):
         rect = rect.intersected(QRect(0, 0, *self.size))
         if rect.isEmpty():
             return
+        if self.hardness < 1.0 and d > 2:
+            patch = self.mask[rect.y() : rect.y() + rect.height(), rect.x() : rect.x() + rect.width()]
+            stamp(patch, rect.x(), rect.y(), x0, y0, x1, y1, d, self.hardness, self.erase)
+        else:
+            value = 0 if self.erase else ON
+            canvas = self.mask
+            p0, p1 = (round(x0 * 16), round(y0 * 16)), (round(x1 * 16), round(y1 * 16))
+            if d <= 2:
+                cv2.line(canvas, p0, p1, value, max(1, d), cv2.LINE_8, 4)
+            else:
+                cv2.line(canvas, p0, p1, value, d, cv2.LINE_8, 4)
+                cv2.circle(canvas, p0, d * 8, value, -1, cv2.LINE_8, 4)
+                cv2.circle(canvas, p1, d * 8, value, -1, cv2.LINE_8, 4)
         self._stroke_rect = rect if self._stroke_rect is None else self._stroke_rect.united(rect)
         self.mask_changed.emit(rect)
 
@@ -260,22 +285,45 @@ class AppState(QObject):
             return
         ys, xs = slice(rect.y(), rect.y() + rect.height()), slice(rect.x(), rect.x() + rect.width())
         before = self.mask[ys, xs].copy()
-        after = np.full_like(before, not self.erase)
+        after = np.full_like(before, 0 if self.erase else ON)
         if np.array_equal(before, after):
             return
         self.mask[ys, xs] = after
         self.mask_changed.emit(rect)
         self.undo_stack.push(MaskPatchCommand(self, rect, before, after, "Rectangle"))
 
+    def fill_polygon(self, points: list[tuple[float, float]]) -> None:
+        """Lasso: fill (or erase) the closed outline through ``points`` (image pixels)."""
+        if self.mask is None or len(points) < 3:
+            return
+        pts = np.round(np.asarray(points, np.float64) * 16).astype(np.int32)
+        x0, y0 = (pts.min(axis=0) // 16) - 1
+        x1, y1 = (pts.max(axis=0) // 16) + 2
+        rect = QRect(int(x0), int(y0), int(x1 - x0), int(y1 - y0)).intersected(QRect(0, 0, *self.size))
+        if rect.isEmpty():
+            return
+        ys, xs = slice(rect.y(), rect.y() + rect.height()), slice(rect.x(), rect.x() + rect.width())
+        before = self.mask[ys, xs].copy()
+        shape = np.zeros(before.shape, np.uint8)
+        cv2.fillPoly(shape, [pts - np.array([rect.x() * 16, rect.y() * 16], np.int32)], 1, cv2.LINE_8, 4)
+        after = before.copy()
+        after[shape > 0] = 0 if self.erase else ON
+        if np.array_equal(before, after):
+            return
+        self.mask[ys, xs] = after
+        self.mask_changed.emit(rect)
+        self.undo_stack.push(MaskPatchCommand(self, rect, before, after, "Lasso"))
+
     def set_mask(self, mask: np.ndarray, text: str) -> None:
+        """A whole new mask, undoable: uint8 coverage, or bool (True = regenerate)."""
+        mask = np.where(mask, ON, 0).astype(np.uint8) if mask.dtype == bool else np.ascontiguousarray(mask, np.uint8)
         if self.mask is None or np.array_equal(mask, self.mask):
             return
-        after = replace(self.snapshot(), mask=np.ascontiguousarray(mask, dtype=bool))
-        self.push_document(after, text)
+        self.push_document(replace(self.snapshot(), mask=mask), text)
 
     def invert_mask(self) -> None:
         if self.mask is not None:
-            self.set_mask(~self.mask, "Invert mask")
+            self.set_mask(ON - self.mask, "Invert mask")
 
     def clear_mask(self) -> None:
         if self.mask is not None:
@@ -286,7 +334,7 @@ class AppState(QObject):
             return
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(px) + 1, 2 * abs(px) + 1))
         op = cv2.dilate if px > 0 else cv2.erode
-        grown = op(self.mask.astype(np.uint8), kernel) > 0
+        grown = op(self.mask, kernel)  # on the coverage: a soft edge stays soft
         self.set_mask(grown, f"Grow mask {px} px" if px > 0 else f"Shrink mask {-px} px")
 
     # --- mode, parameters, tools, view -----------------------------------------------------------------
@@ -324,6 +372,12 @@ class AppState(QObject):
         size = max(MIN_BRUSH, min(MAX_BRUSH, int(size)))
         if size != self.brush_size:
             self.brush_size = size
+            self.tool_changed.emit()
+
+    def set_hardness(self, hardness: float) -> None:
+        hardness = max(0.0, min(1.0, float(hardness)))
+        if hardness != self.hardness:
+            self.hardness = hardness
             self.tool_changed.emit()
 
     def set_view(self, **changes) -> None:

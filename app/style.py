@@ -69,6 +69,14 @@ QToolButton { border: 1px solid transparent; border-radius: 4px; padding: 3px 6p
 QToolButton:hover { background: #3a3a3f; }
 QToolButton:disabled { color: #6a6a70; }
 QToolTip { background: #1e1e21; color: #e6e6e8; border: 1px solid #55555c; }
+QTreeView, QListView, QColumnView {
+    background: #1e1e21; alternate-background-color: #242428; color: #e6e6e8; border: 1px solid #44444a;
+    selection-background-color: #3d6fb6; selection-color: white; }
+QTreeView::item:selected, QListView::item:selected { background: #3d6fb6; color: white; }
+QFileDialog QLineEdit, QFileDialog QComboBox { min-height: 20px; }
+QLabel#link { color: #9cc2ff; }
+QLabel#link:hover { color: #c4dbff; }
+QLabel#welcomeTitle { font-size: 15pt; font-weight: 600; }
 """
 
 

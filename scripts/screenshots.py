@@ -3,9 +3,11 @@
     xvfb-run -s "-screen 0 1360x860x24" .venv/bin/python scripts/screenshots.py PHOTO [--out docs/screenshots]
 
 Runs the app as a user starts it (``arpg-studio``: the model loads in the background) with settings in a
-temporary folder, under the xcb platform, and grabs the whole X screen at each state: empty, mask
-painted (mouse strokes on the canvas), running with the live preview, variants, outpaint handles,
-expand with the Lanczos baseline, split compare, and the Models dialog. PHOTO is scaled to 384 px wide.
+temporary folder, under the xcb platform, and grabs the whole X screen at each state: the first-start
+welcome, empty, mask painted (mouse strokes on the canvas), running with the live preview, variants,
+outpaint handles, expand with the Lanczos baseline, split compare, the Models dialog, the history of
+applied edits, the Open dialog, and a 4000x3000 version of PHOTO after a Fill, zoomed in on the edit.
+PHOTO is scaled to 384 px wide for the other shots.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ os.environ["XDG_DATA_HOME"] = os.path.join(HOME, "data")
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QFileDialog  # noqa: E402
 
 
 def pump(seconds: float) -> None:
@@ -36,7 +38,7 @@ def pump(seconds: float) -> None:
         time.sleep(0.01)
 
 
-def wait_for(cond, timeout: float = 300.0) -> None:
+def wait_for(cond, timeout: float = 3600.0) -> None:
     end = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > end:
@@ -55,12 +57,18 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("photo")
     ap.add_argument("--out", default="docs/screenshots")
+    ap.add_argument("--welcome-only", action="store_true", help="stop after the welcome's shot")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     src = Image.open(args.photo).convert("RGB")
     photo = Path(HOME) / "photo.png"
     src.resize((384, round(384 * src.height / src.width)), Image.LANCZOS).save(photo)
+    large = Path(HOME) / "large.jpg"  # 4000 x 3000: PHOTO scaled to cover it, centre crop
+    k = max(4000 / src.width, 3000 / src.height)
+    big = src.resize((round(src.width * k), round(src.height * k)), Image.LANCZOS)
+    left, top = (big.width - 4000) // 2, (big.height - 3000) // 2
+    big.crop((left, top, left + 4000, top + 3000)).save(large, quality=92)
 
     from app.main_window import MainWindow
 
@@ -73,6 +81,14 @@ def main() -> int:
     w.start()
     wait_for(lambda: w.controller.engine is not None and not w.controller.loading)
     s = w.state
+    wait_for(lambda: w.welcome is not None and w.welcome.timing is not None and w.welcome.offer is not None)
+    pump(0.5)
+    w.welcome.grab().save(str(out / "09-welcome.png"))  # shown once, at the first start
+    small(out / "09-welcome.png")
+    w.welcome.accept()
+    if args.welcome_only:
+        w.close()
+        return 0
 
     def shot(name: str, settle: float = 0.3) -> None:
         if settle:
@@ -112,7 +128,7 @@ def main() -> int:
     s.show_grid = False
     s.view_changed.emit()
 
-    s.set_params(steps=64, variants=3, random_seed=False, seed=11)
+    s.set_params(steps=24, variants=3, random_seed=False, seed=11)
     w.controller.refresh_plan()
     grabbed = []
 
@@ -141,13 +157,23 @@ def main() -> int:
     shot("05-outpaint")
 
     s.set_mode("expand")
-    s.set_params(variants=2)
+    s.set_params(variants=1, steps=16)
     w.controller.refresh_plan()
     assert w.controller.run(), s.block_reason
     wait_for(lambda: not s.running)
     w.controller.lanczos()
     s.set_current(0)
     shot("06-expand")
+    w.actions_["apply"].trigger()  # the history now holds the Fill and the Expand
+
+    w.actions_["history"].trigger()
+    panel = w.history_panel
+    pump(0.3)
+    rect = panel.list.visualItemRect(panel.list.item(1))
+    QTest.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+    w.canvas.fit()
+    shot("10-history")
+    w.actions_["history"].trigger()
 
     d = w.open_models()
     d.resize(900, 520)
@@ -155,6 +181,37 @@ def main() -> int:
     d.grab().save(str(out / "08-models.png"))  # no window manager under Xvfb: the dialog alone reads better
     small(out / "08-models.png")
     d.close()
+
+    dialog = QFileDialog(w, "Open image", str(Path(args.photo).parent), "Images (*.png *.jpg *.jpeg *.webp)")
+    dialog.resize(900, 560)
+    dialog.show()
+    pump(1.5)
+    dialog.grab().save(str(out / "12-open-dialog.png"))  # Qt's own dialog: there is no desktop under Xvfb
+    small(out / "12-open-dialog.png")
+    dialog.reject()
+
+    assert w.open_path(large)  # 4000 x 3000: fitted on open
+    pump(0.3)
+    s.set_mode("inpaint")
+    s.set_brush_size(150)
+    s.set_params(steps=16, variants=2, random_seed=False, seed=5)
+    iw, ih = s.size
+    for stroke in ([(0.55, 0.50), (0.62, 0.53), (0.68, 0.50)], [(0.58, 0.60), (0.66, 0.62)]):
+        pts = [at(x * iw, y * ih) for x, y in stroke]
+        QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
+        for p in pts[1:]:
+            QTest.mouseMove(vp, p)
+            pump(0.02)
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[-1])
+    edit = QRectF(0.50 * iw, 0.44 * ih, 0.24 * iw, 0.24 * ih)
+    while w.canvas.visible_rect().width() > 1.6 * edit.width():  # the user zooms in on the area with the wheel
+        w.canvas.zoom_by(1.25)
+    w.canvas.centerOn(edit.center() + QPointF(0, -0.3 * edit.height()))
+    w.controller.refresh_plan()
+    assert w.controller.run(), s.block_reason
+    wait_for(lambda: not s.running)
+    pump(0.5)
+    shot("11-large-fill")
     w.controller.shutdown()
     w.close()
     qt_app.processEvents()

@@ -123,7 +123,7 @@ def test_mask_operations_are_undoable(window, qtbot, photo):
 def test_inpaint_run_applies_and_keeps_pixels_outside_the_mask(window, qtbot, photo):
     open_fitted(window, qtbot, photo)
     s = window.state
-    s.mask[30:50, 40:70] = True
+    s.mask[30:50, 40:70] = 255
     s.mask_changed.emit(window.canvas.sceneRect().toAlignedRect())
     window.controller.refresh_plan()
     assert s.block_reason == "" and s.windows
@@ -138,7 +138,7 @@ def test_inpaint_run_applies_and_keeps_pixels_outside_the_mask(window, qtbot, ph
     assert s.current == 1
     window.actions_["apply"].trigger()
     assert not s.variants
-    outside = feather_alpha(s.mask, s.params.feather) == 0
+    outside = feather_alpha(s.mask > 0, s.params.feather) == 0
     assert np.array_equal(s.rgb[outside], original[outside])
     assert not np.array_equal(s.rgb, original)
     s.undo_stack.undo()
@@ -148,8 +148,8 @@ def test_inpaint_run_applies_and_keeps_pixels_outside_the_mask(window, qtbot, ph
 def test_cancel_mid_run_leaves_the_document_unchanged(window, qtbot, photo):
     open_fitted(window, qtbot, photo)
     s = window.state
-    s.mask[10:30, 10:30] = True
-    s.mask[60:90, 80:120] = True
+    s.mask[10:30, 10:30] = 255
+    s.mask[60:90, 80:120] = 255
     s.set_params(steps=64, variants=1)
     window.controller.refresh_plan()
     before_rgb, before_mask, undo_count = s.rgb, s.mask.copy(), s.undo_stack.count()
@@ -235,7 +235,7 @@ def test_save_writes_a_new_file_and_never_touches_the_source(window, qtbot, phot
     assert photo.read_bytes() == source_bytes
     assert Image.open(target).size == (256, 192)
     assert s.save_path == target and not s.modified
-    s.mask[0:4, 0:4] = True  # Save again goes to the same new file, without asking
+    s.mask[0:4, 0:4] = 255  # Save again goes to the same new file, without asking
     assert window.save() and len(asked) == 1
 
 
@@ -244,7 +244,7 @@ def test_ui_stays_responsive_during_a_run(window, qtbot, photo):
     s = window.state
     for y in range(4, 96, 24):  # separate islands: one window each, so the run takes a while
         for x in range(4, 128, 24):
-            s.mask[y : y + 8, x : x + 8] = True
+            s.mask[y : y + 8, x : x + 8] = 255
     s.set_params(steps=64, variants=2)
     window.controller.refresh_plan()
     ticks = []
@@ -264,7 +264,7 @@ def test_ui_stays_responsive_during_a_run(window, qtbot, photo):
 def test_variant_keys_and_compare(window, qtbot, photo):
     open_fitted(window, qtbot, photo)
     s = window.state
-    s.mask[30:50, 40:70] = True
+    s.mask[30:50, 40:70] = 255
     window.controller.refresh_plan()
     run_and_wait(window, qtbot)
     assert len(s.variants) == 2
@@ -323,7 +323,7 @@ def test_autosave_round_trip(window, qtbot, tmp_path, with_alpha):
     rgb = np.random.default_rng(1).integers(0, 255, (20, 30, 3), dtype=np.uint8)
     alpha = np.full((20, 30), 128, np.uint8) if with_alpha else None
     window.state.load_document(rgb, alpha)
-    window.state.mask[5:10, 5:10] = True
+    window.state.mask[5:10, 5:10] = 255
     window._change_count += 1
     window.autosave().join(10)
     data = files.read_autosave()

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from hubserver import FakeHub
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from tiny import TINY_ENTRIES, files_under, pt_bytes, tiny_arpg, tiny_vq
 
@@ -197,3 +198,24 @@ def test_offline_download_says_how_to_import(window, qtbot, cache, monkeypatch):
     assert "arpg-studio weights" not in text
     box.close()
     assert files_under(cache) == []
+
+
+def test_the_welcome_downloads_the_offered_model_in_one_click_and_switches_to_it(
+    window, qtbot, cache, hub, monkeypatch
+):
+    from app import estimates
+
+    hub.add("test-org/tiny-arpg", "tiny_arpg.pt", pt_bytes({"state_dict": tiny_arpg().state_dict()}))
+    hub.add("test-org/tiny-vq", "tiny_vq.pt", pt_bytes({"model": tiny_vq().state_dict()}))
+    monkeypatch.setattr(estimates, "OFFERED", "TINY-ARPG")  # stands in for ARPG-L
+    c = window.controller
+    d = window.show_welcome()
+    qtbot.waitUntil(lambda: d.offer is not None and d.timing is not None, timeout=60_000)
+    assert d.offer.name == "TINY-ARPG" and d.offer.tokenizer == "TINY-VQ" and not d.offer.installed
+    assert d.download.text().startswith("Download TINY-ARPG (") and d.download.isEnabled()
+    with qtbot.waitSignal(c.switched, timeout=60_000):
+        qtbot.mouseClick(d.download, Qt.MouseButton.LeftButton)  # the one click
+    qtbot.waitUntil(lambda: not c.loading, timeout=LOAD_TIMEOUT)
+    assert c.engine.name == "TINY-ARPG" and window.settings.model_path() == "TINY-ARPG"
+    assert files_under(cache) == ["TINY-ARPG.safetensors", "TINY-VQ.safetensors"]
+    assert not d.isVisible() and not visible_boxes(window)
