@@ -1,0 +1,84 @@
+"""The embedded model keeps colour: what a person sees first, guarded on real held-out crops.
+
+The crops in tests/data are cut from held-out photos (never trained on; sources in tests/data/README.md).
+Colour is measured in CIELAB a*b* (arpg_core.metrics), where PSNR would hide a hue shift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from arpg_core import metrics
+from arpg_core.pipeline import EditRequest
+from arpg_core.registry import load_engine
+
+DATA = Path(__file__).parent / "data"
+
+# The shipped tokenizer (v1) fails these: issue 11, "Why the shipped tokenizer loses colour" in
+# assets/MODEL_CARD.md. Strict, so the marks must go when the embedded model passes.
+V1_LOSES_COLOUR = pytest.mark.xfail(strict=True, reason="issue 11: the shipped v1 tokenizer loses colour")
+
+
+def v1_fails(*names):
+    return [pytest.param(n, marks=V1_LOSES_COLOUR) for n in names]
+
+
+# Saturated patches a tokenizer must give back in their own colour (RGB), and the a*b* bound on the
+# round trip's mean colour. Grass is the mean colour of a real lawn.
+PATCHES = {
+    "red": (200, 30, 30),
+    "green": (40, 160, 60),
+    "blue": (30, 60, 200),
+    "grass": (102, 149, 52),
+}
+PATCH_BOUND = 8.0
+CROP_BOUND = 4.0  # block-mean (16x16) a*b* error of a real crop's round trip
+FILL_BOUND = 8.0  # a*b* error of a fill's mean colour against the hidden pixels, on plain texture
+
+
+def crop(name: str) -> np.ndarray:
+    return np.asarray(Image.open(DATA / f"heldout-{name}.png").convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return load_engine("embedded")
+
+
+def roundtrip(engine, image: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    with torch.no_grad():
+        y = engine.vq.decode(engine.vq.encode(x))
+    return (y * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("name", v1_fails(*PATCHES))
+def test_tokenizer_gives_back_saturated_colour(engine, name):
+    patch = np.broadcast_to(np.array(PATCHES[name], np.uint8), (128, 128, 3)).copy()
+    err = metrics.mean_colour_error(roundtrip(engine, patch), patch)
+    assert err <= PATCH_BOUND, f"{name} patch comes back {err:.1f} a*b* units off"
+
+
+@pytest.mark.parametrize("name", v1_fails("giraffe", "grass", "moss"))
+def test_tokenizer_keeps_the_colour_of_a_real_crop(engine, name):
+    image = crop(name)
+    out = roundtrip(engine, image)
+    err = metrics.ab_error(out, image, 16)
+    assert err <= CROP_BOUND, f"{name}: block-mean a*b* error {err:.1f}"
+    assert 0.85 <= metrics.chroma_ratio(out, image, 16) <= 1.15
+
+
+@pytest.mark.parametrize("name", ["sky", *v1_fails("grass", "moss")])
+def test_a_box_of_plain_texture_is_filled_in_its_own_colour(engine, name):
+    image = crop(name)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[40:88, 40:88] = True
+    for seed in (0, 1):
+        out = engine.edit(EditRequest("inpaint", image, mask, seed=seed)).images[0]
+        err = metrics.mean_colour_error(out, image, mask)
+        assert err <= FILL_BOUND, f"{name}, seed {seed}: the fill's mean colour is {err:.1f} a*b* units off"
