@@ -14,14 +14,14 @@ import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QUndoStack
 
+from arpg_core.choices import CFG_SCHEDULES, SCHEDULES
+
 from .softmask import ON, stamp
 from .undo import MaskPatchCommand, SnapshotCommand
 
 MODES = ("inpaint", "outpaint", "expand", "generate")
 MODE_VERBS = {"inpaint": "Fill", "outpaint": "Extend", "expand": "Expand", "generate": "Generate"}
 MODE_TITLES = {"inpaint": "Inpaint", "outpaint": "Outpaint", "expand": "Expand 2x", "generate": "Generate"}
-SCHEDULES = ("arccos", "cosine", "linear")
-CFG_SCHEDULES = ("constant", "linear")
 MIN_BRUSH, MAX_BRUSH = 1, 1000
 
 

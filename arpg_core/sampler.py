@@ -18,10 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .choices import CFG_SCHEDULES, SCHEDULES
 from .model import ARPG
-
-SCHEDULES = ("arccos", "cosine")
-CFG_SCHEDULES = ("constant", "linear")
 
 
 @dataclass(frozen=True)
