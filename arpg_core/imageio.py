@@ -125,17 +125,22 @@ def _first_line(e: Exception) -> str:
     return text or type(e).__name__
 
 
-def load_image(path: str | os.PathLike) -> LoadedImage:
+def _read_as(path, convert, failure: str):
+    """``convert`` the opened image, every failure one ImageError line: ``failure`` names what went wrong."""
     try:
         with _opened(path) as img, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _loaded(img)
+            return convert(img)
     except ImageError:
         raise
     except MemoryError as e:
         raise ImageError(f"{path}: too large to decode in the memory available") from e
     except Exception as e:  # a mode or tag that decodes but cannot be converted
-        raise ImageError(f"{path}: the image cannot be converted to RGB ({_first_line(e)})") from e
+        raise ImageError(f"{path}: {failure} ({_first_line(e)})") from e
+
+
+def load_image(path: str | os.PathLike) -> LoadedImage:
+    return _read_as(path, _loaded, "the image cannot be converted to RGB")
 
 
 def _loaded(img: Image.Image) -> LoadedImage:
@@ -179,16 +184,7 @@ def to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 
 def load_mask(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
     """A mask file as (H, W) bool (True = regenerate); ``size`` (W, H) must match when given."""
-    try:
-        with _opened(path) as img, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _mask_of(path, img, size)
-    except ImageError:
-        raise
-    except MemoryError as e:
-        raise ImageError(f"{path}: too large to decode in the memory available") from e
-    except Exception as e:  # a mode or tag that decodes but cannot be converted
-        raise ImageError(f"{path}: the mask cannot be read as black and white ({_first_line(e)})") from e
+    return _read_as(path, lambda img: _mask_of(path, img, size), "the mask cannot be read as black and white")
 
 
 def _mask_of(path, img: Image.Image, size: tuple[int, int] | None) -> np.ndarray:
