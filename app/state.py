@@ -184,6 +184,10 @@ class AppState(QObject):
         self.saved_rgb = self.rgb if saved else None
         self.mask = np.zeros(self.rgb.shape[:2], np.uint8)
         self.origin = (0.0, 0.0, float(self.size[0]), float(self.size[1]))
+        self._fresh_document()
+
+    def _fresh_document(self) -> None:
+        """What opening and closing share: no extension, no history, no variants, and the news of it."""
         self.extend = (0, 0, 0, 0)
         self.undo_stack.clear()
         self.undo_stack.setClean()
@@ -198,13 +202,7 @@ class AppState(QObject):
         self.source_path = self.save_path = None
         self.saved_rgb = self.baseline = self.mask = None
         self.origin = (0.0, 0.0, 0.0, 0.0)
-        self.extend = (0, 0, 0, 0)
-        self.undo_stack.clear()
-        self.undo_stack.setClean()
-        self.clear_variants()
-        self.document_changed.emit()
-        self.extend_changed.emit()
-        self.document_loaded.emit()
+        self._fresh_document()
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.rgb, self.alpha, self.mask.copy(), self.origin)
