@@ -160,6 +160,11 @@ class VQConfig:
     # "group": GroupNorm over each group's channels and the whole map (LlamaGen); "pixel": each position's
     # channels on their own, so nothing is normalised away over the window (the embedded tokenizer v3)
     norm: str = "group"
+    # A path for each cell's mean colour around every normalisation: the encoder adds a 1x1 conv of the
+    # cell-mean input to the latent, the decoder adds a 1x1 conv of the code, upsampled bilinearly, to its
+    # output. GroupNorm removes each group's level over the window, so without it a flat colour cannot
+    # pass through a small tokenizer (the embedded tokenizer v3; VQ-16 has none).
+    colour_path: bool = False
 
     def __post_init__(self):
         if not isinstance(self.ch_mult, (list, tuple)) or not 1 <= len(self.ch_mult) <= MAX_LEVELS:
@@ -184,6 +189,7 @@ class VQConfig:
         _whole("num_groups", self.num_groups, 1, self.ch)
         if self.ch % self.num_groups:
             raise ConfigError(f"num_groups {self.num_groups} does not divide ch {self.ch}")
+        _flag("colour_path", self.colour_path)
         if self.norm not in VQ_NORMS:
             raise ConfigError(f"norm must be one of {', '.join(VQ_NORMS)}, got {_show(self.norm)}")
 

@@ -105,6 +105,9 @@ def vq_shapes(cfg: VQConfig) -> dict[str, Shape]:
     out["quantize.embedding.weight"] = (cfg.codebook_size, cfg.codebook_dim)
     conv("quant_conv", z, cfg.codebook_dim, 1)
     conv("post_quant_conv", cfg.codebook_dim, z, 1)
+    if cfg.colour_path:
+        conv("colour_in", 3, cfg.codebook_dim, 1)
+        conv("colour_out", cfg.codebook_dim, 3, 1)
     return out
 
 

@@ -269,10 +269,16 @@ class VQModel(nn.Module):
         self.quantize = Quantizer(config)
         self.quant_conv = nn.Conv2d(config.z_channels, config.codebook_dim, 1)
         self.post_quant_conv = nn.Conv2d(config.codebook_dim, config.z_channels, 1)
+        if config.colour_path:  # each cell's mean colour, around the normalisations (config.py)
+            self.colour_in = nn.Conv2d(3, config.codebook_dim, 1)
+            self.colour_out = nn.Conv2d(config.codebook_dim, 3, 1)
 
     def encode_latent(self, images: Tensor) -> Tensor:
         """Images (B, 3, H, W) in [-1, 1] -> pre-quantisation latent (B, codebook_dim, H/ds, W/ds)."""
-        return self.quant_conv(self.encoder(images))
+        z = self.quant_conv(self.encoder(images))
+        if self.cfg.colour_path:
+            z = z + self.colour_in(F.avg_pool2d(images, self.cfg.downsample))  # (B, 3, h, w) -> (B, dim, h, w)
+        return z
 
     def encode(self, images: Tensor) -> Tensor:
         """Images (B, 3, H, W) in [-1, 1] -> codes LongTensor (B, H/ds, W/ds)."""
@@ -283,7 +289,11 @@ class VQModel(nn.Module):
         return self.quantize.codebook()[codes].permute(0, 3, 1, 2)  # (B, h, w, C) -> (B, C, h, w)
 
     def decode_latent(self, z_q: Tensor) -> Tensor:
-        return self.decoder(self.post_quant_conv(z_q))
+        out = self.decoder(self.post_quant_conv(z_q))
+        if self.cfg.colour_path:  # (B, 3, h, w) cell colours, bilinear up to (B, 3, H, W)
+            cell = self.colour_out(z_q)
+            out = out + F.interpolate(cell, scale_factor=self.cfg.downsample, mode="bilinear", align_corners=False)
+        return out
 
     def decode(self, codes: Tensor) -> Tensor:
         """Codes (B, h, w) -> images (B, 3, h*ds, w*ds), roughly in [-1, 1] but not clamped."""

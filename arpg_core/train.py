@@ -45,6 +45,11 @@ class VQTrainConfig:
     # red-green axis, so a pixel loss alone lets a small bottleneck drop it (assets/MODEL_CARD.md):
     chroma_weight: float = 0.0  # L1 on the two opponent chroma channels
     lowpass_weight: float = 0.0  # L1 on the token-cell means (the colour and coarse shape of each cell)
+    # L1 between each cell's mean colour (luma and the two opponent chroma channels, chroma x2) and what a
+    # small training-only head reads from that cell's quantised code: the code itself must carry the colour,
+    # where the losses above only ask the decoder for it and leave it free to guess from texture.
+    code_colour_weight: float = 0.0
+    hue_jitter: float = 0.0  # share of crops whose hues are rotated by a random angle (all hues get seen)
     seed: int = 0
     checkpoint_every: int = 250
     # Second stage: train only the decoder (at the full window size) on top of a trained tokenizer.
@@ -88,10 +93,46 @@ def opponent_chroma(images: torch.Tensor) -> torch.Tensor:
     return torch.einsum("cr,brhw->bchw", _CHROMA.to(images), images)
 
 
-def vq_loss(model: VQModel, images: torch.Tensor, tc: VQTrainConfig) -> tuple[torch.Tensor, dict, torch.Tensor]:
-    recon, vq_losses, codes = model.forward_train(images)
+def cell_colour(images: torch.Tensor, ds: int) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 3, H/ds, W/ds): each cell's mean luma and opponent chroma (chroma x2)."""
+    luma = images.mean(1, keepdim=True)  # (B, 1, H, W)
+    return F.avg_pool2d(torch.cat([luma, 2 * opponent_chroma(images)], 1), ds)
+
+
+def colour_head(codebook_dim: int) -> torch.nn.Module:
+    """Training-only readout of a cell's colour from its quantised code (never shipped)."""
+    return torch.nn.Sequential(torch.nn.Conv2d(codebook_dim, 64, 1), torch.nn.SiLU(), torch.nn.Conv2d(64, 3, 1))
+
+
+# YIQ: luma and two chroma axes; a hue rotation turns the (I, Q) plane and keeps luma.
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def hue_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Rotate the hue of a random ``share`` of the crops (B, 3, H, W) in [-1, 1] by a random angle."""
+    if share <= 0:
+        return images
+    pick = torch.rand(images.shape[0], generator=generator) < share
+    angle = torch.rand(images.shape[0], generator=generator) * 2 * math.pi
+    out = images.clone()
+    for i in pick.nonzero()[:, 0].tolist():
+        c, s = math.cos(angle[i]), math.sin(angle[i])
+        rot = torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+        m = torch.linalg.inv(_YIQ) @ rot @ _YIQ  # (3, 3) RGB -> RGB
+        out[i] = torch.einsum("cr,rhw->chw", m, images[i]).clamp(-1, 1)
+    return out
+
+
+def vq_loss(
+    model: VQModel, images: torch.Tensor, tc: VQTrainConfig, head: torch.nn.Module | None = None
+) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    z_q, codes, vq_losses = model.quantize.forward_train(model.encode_latent(images))
+    recon = model.decode_latent(z_q)
     rec = tc.mse_weight * F.mse_loss(recon, images) + tc.l1_weight * F.l1_loss(recon, images)
     parts = {"rec": rec.item()}
+    if head is not None and tc.code_colour_weight:
+        cc = tc.code_colour_weight * F.l1_loss(head(z_q), cell_colour(images, model.cfg.downsample))
+        rec, parts["code_colour"] = rec + cc, cc.item()
     if tc.chroma_weight:
         col = tc.chroma_weight * F.l1_loss(opponent_chroma(recon), opponent_chroma(images))
         rec, parts["chroma"] = rec + col, col.item()
@@ -135,7 +176,10 @@ def train_vq(
     model = VQModel(vq_cfg)
     if init is not None:
         model.load_state_dict(init)
-    params = model.parameters()
+    head = colour_head(vq_cfg.codebook_dim) if tc.code_colour_weight and not tc.decoder_only else None
+    # What the checkpoint holds: the tokenizer, and the colour head beside it when there is one.
+    trained = torch.nn.ModuleDict({"vq": model, "head": head}) if head is not None else model
+    params = trained.parameters()
     if tc.decoder_only:
         for p in model.parameters():
             p.requires_grad_(False)
@@ -146,19 +190,20 @@ def train_vq(
     gen = torch.Generator().manual_seed(tc.seed)
     stream = CropStream(data_dir, "train", tc.crop, generator=torch.Generator().manual_seed(tc.seed + 1))
     used = torch.zeros(vq_cfg.codebook_size, dtype=torch.bool)
-    step = _resume(out / "vq_state.pt", model, opt, {"gen": gen, "stream": stream.generator}, extra={"used": used})
+    step = _resume(out / "vq_state.pt", trained, opt, {"gen": gen, "stream": stream.generator}, extra={"used": used})
     bar = ProgressBar(tc.steps, "tokenizer", start=step)
     model.train()
     end = min(tc.steps, stop_at or tc.steps)
     while step < end:
         t0 = time.perf_counter()
         images, _ = stream.batch(tc.batch)
+        images = hue_jitter(images, tc.hue_jitter, gen)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.lr * 0.1)
-        loss, parts, codes = vq_loss(model, images, tc)
+        loss, parts, codes = vq_loss(model, images, tc, head)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         opt.step()
         used[codes.flatten()] = True
         step += 1
@@ -173,7 +218,7 @@ def train_vq(
         if step % tc.checkpoint_every == 0 or step == end:
             _save_state(
                 out / "vq_state.pt",
-                model,
+                trained,
                 opt,
                 step,
                 {"gen": gen, "stream": stream.generator},

@@ -25,11 +25,15 @@ EMBEDDED_VQ_V1 = VQConfig(
     decoder_res_blocks=2,
 )
 # v2: groups of 4 channels or more, and four times the codes.
-EMBEDDED_VQ = replace(EMBEDDED_VQ_V1, num_groups=8, codebook_size=4096)
+EMBEDDED_VQ_V2 = replace(EMBEDDED_VQ_V1, num_groups=8, codebook_size=4096)
+# v3: and a path for each cell's mean colour around the norms, so a flat or saturated colour can pass.
+EMBEDDED_VQ = replace(EMBEDDED_VQ_V2, colour_path=True)
 # Tokenizer recipes, by name: the config and the colour terms of the loss.
 TOKENIZER_RECIPES: dict[str, tuple[VQConfig, dict[str, float]]] = {
     "v1": (EMBEDDED_VQ_V1, {"chroma_weight": 0.0, "lowpass_weight": 0.0}),
-    "v2": (EMBEDDED_VQ, {"chroma_weight": 1.0, "lowpass_weight": 1.0}),
+    "v2": (EMBEDDED_VQ_V2, {"chroma_weight": 1.0, "lowpass_weight": 1.0}),
+    # hue_jitter: a fifth of the crops with rotated hues, so saturated blues and purples are seen too
+    "v3": (EMBEDDED_VQ, {"chroma_weight": 1.0, "lowpass_weight": 1.0, "hue_jitter": 0.2}),
 }
 EMBEDDED_ARPG = dict(dim=256, n_layer=8, n_head=4, block_size=256, multiple_of=64)  # vocab: the tokenizer's
 
@@ -44,7 +48,7 @@ def _tok_args(p) -> None:
     p.add_argument("--crop", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--recipe", choices=list(TOKENIZER_RECIPES), default="v2", help="tokenizer config and loss")
+    p.add_argument("--recipe", choices=list(TOKENIZER_RECIPES), default="v3", help="tokenizer config and loss")
     p.add_argument(
         "--init",
         metavar="TOKENIZER",

@@ -50,6 +50,21 @@ VARIANTS: dict[str, tuple[str, object, VQTrainConfig]] = {
         replace(EMBEDDED_VQ, num_groups=8),
         replace(BASE, chroma_weight=8.0, lowpass_weight=8.0),
     ),
+    "code-colour": (
+        "a code that must carry its cell's colour: groups of 4, colour head on the code (weight 1)",
+        replace(EMBEDDED_VQ, num_groups=8),
+        replace(BASE, code_colour_weight=1.0),
+    ),
+    "code-colour-hue": (
+        "the same, plus hue rotation of a quarter of the crops (all hues seen)",
+        replace(EMBEDDED_VQ, num_groups=8),
+        replace(BASE, code_colour_weight=1.0, hue_jitter=0.25),
+    ),
+    "colour-path": (
+        "a path for each cell's mean colour around the GroupNorms (config colour_path)",
+        replace(EMBEDDED_VQ, num_groups=8, colour_path=True),
+        BASE,
+    ),
 }
 PATCHES = {"grass": (102, 149, 52), "red": (200, 30, 30), "blue": (30, 60, 200), "purple": (120, 50, 140)}
 

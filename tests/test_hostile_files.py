@@ -99,7 +99,15 @@ def test_arpg_shapes_are_the_models_own(cfg):
     assert arpg_shapes(cfg) == {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("cfg", [TINY_VQ, *VQ_PRESETS.values(), replace(TINY_VQ, ch_mult=(1, 2, 4), show_usage=False)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        TINY_VQ,
+        *VQ_PRESETS.values(),
+        replace(TINY_VQ, ch_mult=(1, 2, 4), show_usage=False),
+        replace(TINY_VQ, colour_path=True),
+    ],
+)
 def test_vq_shapes_are_the_models_own(cfg):
     with torch.device("meta"):
         model = VQModel(cfg)

@@ -107,3 +107,49 @@ def test_pixel_norm_keeps_the_layout_and_the_window_mean():
     y = x.clone()
     y[..., 0, 0] += 5.0
     assert torch.equal(norm(x)[..., 1:, 1:], norm(y)[..., 1:, 1:])  # each position on its own
+
+
+@torch.no_grad()
+def test_colour_path_adds_each_cells_mean_colour_around_the_norms():
+    """The encoder adds a 1x1 conv of each cell's mean input to the latent; the decoder adds a 1x1 conv of each
+    code, bilinearly upsampled, to its output. Neither passes through a GroupNorm."""
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    path = VQModel(replace(TINY, colour_path=True)).eval()
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    inner = path.quant_conv(path.encoder(x))
+    cells = x.unfold(2, 4, 4).unfold(3, 4, 4).mean((-1, -2))  # (1, 3, 4, 4): each 4x4 cell's mean
+    assert torch.allclose(path.encode_latent(x) - inner, path.colour_in(cells), atol=1e-5)
+    # Two flat colours differ in the latent by exactly the colour path's linear term.
+    red, green = (torch.tensor(c).view(1, 3, 1, 1).expand(1, 3, 16, 16) for c in ([0.8, -0.8, -0.8], [-0.8, 0.8, -0.8]))
+    d_inner = path.quant_conv(path.encoder(red)) - path.quant_conv(path.encoder(green))
+    d_path = path.colour_in.weight[:, :, 0, 0] @ (red - green)[0, :, 0, 0]
+    assert torch.allclose(path.encode_latent(red) - path.encode_latent(green) - d_inner, d_path.view(1, -1, 1, 1))
+    # On the way out a uniform code grid adds a uniform colour term.
+    z = path.codes_to_latent(torch.zeros(1, 4, 4, dtype=torch.long))
+    term = path.decode_latent(z) - path.decoder(path.post_quant_conv(z))
+    assert torch.allclose(term, path.colour_out(z)[..., :1, :1].expand_as(term), atol=1e-5)
+    assert "colour_in.weight" in path.state_dict() and "colour_in.weight" not in VQModel(TINY).state_dict()
+
+
+def test_code_colour_head_and_hue_jitter():
+    from arpg_core.train import VQTrainConfig, cell_colour, colour_head, hue_jitter, vq_loss
+
+    torch.manual_seed(0)
+    model = VQModel(TINY)
+    images = torch.rand(2, 3, 16, 16) * 2 - 1
+    head = colour_head(TINY.codebook_dim)
+    loss, parts, _ = vq_loss(model, images, VQTrainConfig(code_colour_weight=1.0), head)
+    assert "code_colour" in parts and parts["code_colour"] > 0
+    loss.backward()
+    assert model.encoder.conv_in.weight.grad.abs().sum() > 0 and head[0].weight.grad.abs().sum() > 0
+    assert cell_colour(images, 4).shape == (2, 3, 4, 4)
+
+    gen = torch.Generator().manual_seed(0)
+    assert hue_jitter(images, 0.0, gen) is images
+    turned = hue_jitter(images.clamp(-0.5, 0.5), 1.0, gen)
+    assert not torch.allclose(turned, images.clamp(-0.5, 0.5))
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    # Away from the clamp a hue rotation keeps each pixel's luma.
+    assert torch.allclose((turned * luma).sum(1), (images.clamp(-0.5, 0.5) * luma).sum(1), atol=0.05)
