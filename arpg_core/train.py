@@ -50,6 +50,10 @@ class VQTrainConfig:
     # where the losses above only ask the decoder for it and leave it free to guess from texture.
     code_colour_weight: float = 0.0
     hue_jitter: float = 0.0  # share of crops whose hues are rotated by a random angle (all hues get seen)
+    # L1 between the local energy of the Laplacian (its absolute value, averaged over each token cell) of the
+    # reconstruction and of the input: a pixel loss alone rewards a blur where the texture cannot be known
+    # exactly; this asks for as much texture as the input has, without asking for its exact phase.
+    texture_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 250
     # Second stage: train only the decoder (at the full window size) on top of a trained tokenizer.
@@ -123,6 +127,15 @@ def hue_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -
     return out
 
 
+_LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+
+
+def texture_energy(images: torch.Tensor, ds: int) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 1, H/ds, W/ds): mean |Laplacian| of the luma over each cell."""
+    luma = images.mean(1, keepdim=True)  # (B, 1, H, W)
+    return F.avg_pool2d(F.conv2d(luma, _LAPLACE.to(images), padding=1).abs(), ds)
+
+
 def vq_loss(
     model: VQModel, images: torch.Tensor, tc: VQTrainConfig, head: torch.nn.Module | None = None
 ) -> tuple[torch.Tensor, dict, torch.Tensor]:
@@ -133,6 +146,10 @@ def vq_loss(
     if head is not None and tc.code_colour_weight:
         cc = tc.code_colour_weight * F.l1_loss(head(z_q), cell_colour(images, model.cfg.downsample))
         rec, parts["code_colour"] = rec + cc, cc.item()
+    if tc.texture_weight:
+        ds = model.cfg.downsample
+        tex = tc.texture_weight * F.l1_loss(texture_energy(recon, ds), texture_energy(images, ds))
+        rec, parts["texture"] = rec + tex, tex.item()
     if tc.chroma_weight:
         col = tc.chroma_weight * F.l1_loss(opponent_chroma(recon), opponent_chroma(images))
         rec, parts["chroma"] = rec + col, col.item()
@@ -184,6 +201,8 @@ def train_vq(
         for p in model.parameters():
             p.requires_grad_(False)
         params = [*model.post_quant_conv.parameters(), *model.decoder.parameters()]
+        if vq_cfg.colour_path:
+            params += list(model.colour_out.parameters())
         for p in params:
             p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.0)

@@ -50,6 +50,13 @@ def _tok_args(p) -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--recipe", choices=list(TOKENIZER_RECIPES), default="v3", help="tokenizer config and loss")
     p.add_argument(
+        "--texture",
+        type=float,
+        default=None,
+        metavar="WEIGHT",
+        help="weight of the texture-energy term (default: the recipe's; the v3 decoder stage uses 1)",
+    )
+    p.add_argument(
         "--init",
         metavar="TOKENIZER",
         default=None,
@@ -85,7 +92,7 @@ def _train_tokenizer(args) -> int:
         lr=args.lr,
         warmup=min(200, args.steps // 10),
         decoder_only=bool(args.decoder_only),
-        **weights,
+        **{**weights, **({} if args.texture is None else {"texture_weight": args.texture})},
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     with open(Path(args.out) / "vq_log.jsonl", "a") as f:

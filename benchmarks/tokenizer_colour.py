@@ -97,6 +97,7 @@ def evaluate(vq: VQModel, data: str, n: int = 96) -> dict[str, float]:
         "block_psnr": metrics.block_psnr(real, recon, 16),
         "ab_error": metrics.ab_error(real, recon, 16),
         "chroma_ratio": metrics.chroma_ratio(recon, real, 16),
+        "texture_ratio": float(np.median([metrics.texture_ratio(o, r) for o, r in zip(recon, real)])),
     }
     # How much of each token cell's colour the code alone carries: a per-code mean Lab colour fitted on
     # training crops, scored on the held-out cells (R^2 per channel).

@@ -153,3 +153,17 @@ def test_code_colour_head_and_hue_jitter():
     luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     # Away from the clamp a hue rotation keeps each pixel's luma.
     assert torch.allclose((turned * luma).sum(1), (images.clamp(-0.5, 0.5) * luma).sum(1), atol=0.05)
+
+
+def test_texture_term_asks_for_the_inputs_texture_energy_not_its_phase():
+    from arpg_core.train import VQTrainConfig, texture_energy, vq_loss
+
+    checker = (torch.arange(16).view(1, 16) + torch.arange(16).view(16, 1)) % 2 * 2 - 1.0  # (16, 16) in {-1, 1}
+    images = checker.expand(1, 3, 16, 16)
+    shifted = torch.roll(images, 1, dims=-1)  # the same texture, the opposite phase
+    flat = torch.zeros_like(images)
+    assert torch.allclose(texture_energy(images, 4), texture_energy(shifted, 4))  # same energy
+    assert (texture_energy(images, 4) > texture_energy(flat, 4) + 1).all()  # a blur has none
+    torch.manual_seed(0)
+    _, parts, _ = vq_loss(VQModel(TINY), images, VQTrainConfig(texture_weight=1.0))
+    assert parts["texture"] > 0
