@@ -78,7 +78,8 @@ def matmul_gflops(repeats: int = 20) -> float:
 def offer(name: str = OFFERED) -> Offer:
     """Worker thread: the offered model's needs, from the registry, and whether it is installed."""
     from arpg_core import weights
-    from arpg_core.registry import REGISTRY, estimate
+    from arpg_core.catalog import REGISTRY
+    from arpg_core.estimates import estimate
 
     e = estimate(name)
     tok = REGISTRY[e["tokenizer"]]
@@ -119,8 +120,9 @@ def measure(steps: int, device: str = "cpu", name: str = OFFERED, cancel=None) -
     """Worker thread: time the embedded model and this machine's matmul speed, and estimate ``name``'s time per
     edit from the reference machine's (see the module's docstring). ``cancel`` (a threading.Event) stops it
     between two decoding steps."""
+    from arpg_core.estimates import estimate
     from arpg_core.pipeline import EditRequest
-    from arpg_core.registry import estimate, load_engine
+    from arpg_core.registry import load_engine
 
     engine = load_engine("embedded", device=device)
     if cancel is not None and cancel.is_set():

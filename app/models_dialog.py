@@ -74,8 +74,9 @@ def catalog(measure: bool = True) -> tuple[list[ModelRow], str]:
     Times per image come from this machine's speed measurement; without ``measure`` only a stored one is used
     (the list then shows at once, and the dialog measures in a second job: see ``ModelsDialog._listed``)."""
     from arpg_core import weights
+    from arpg_core.catalog import REGISTRY, ModelEntry
     from arpg_core.config import VQ_PRESETS
-    from arpg_core.registry import REGISTRY, ModelEntry, estimate
+    from arpg_core.estimates import estimate
 
     found = {m.name: m for m in weights.installed()}
     rows = []

@@ -128,7 +128,7 @@ def speed(folder: Path | None = None, measure: bool = True) -> Speed | None:
     """This machine's speed: the stored measurement, or a new one (about a second on an idle 2-core CPU)
     when none fits. None when ``measure`` is False and nothing is stored."""
     if folder is None:
-        from .weights import cache_dir
+        from .model_files import cache_dir
 
         folder = cache_dir()
     path = Path(folder) / CALIBRATION_FILE
