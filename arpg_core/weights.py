@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .catalog import REGISTRY, ModelEntry, imagenet_class_names
 from .checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
-from .config import ARPG_PRESETS, VQ_PRESETS
+from .config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig, VQConfig
 from .model_files import EMBEDDED, NAME, SUFFIX, cache_dir, hub_cache_dir, installed_path
 from .weights_errors import Cancelled, OfflineError, WeightsError, already_installed, offline
 from .weights_hub import (
@@ -118,6 +118,20 @@ def describe(path: Path, name: str, builtin: bool = False) -> InstalledModel:
     return InstalledModel(
         name, kind, path, size, params, summarize(kind, config), config, entry, builtin, tokenizer, source
     )
+
+
+def native_px(model: InstalledModel, tokenizer: InstalledModel | None = None) -> int | None:
+    """The side in pixels an installed ARPG model works at: its token grid times its tokenizer's downsampling
+    (the installed ``tokenizer``'s config, else the preset of the name it pairs with). None when unknown."""
+    if model.kind != "arpg" or not model.config.get("block_size"):
+        return None
+    if tokenizer is not None and tokenizer.kind == "vq" and tokenizer.config:
+        patch = VQConfig.from_dict(tokenizer.config).downsample
+    elif model.tokenizer in VQ_PRESETS:
+        patch = VQ_PRESETS[model.tokenizer].downsample
+    else:
+        return None
+    return ARPGConfig.from_dict(model.config).grid_size * patch
 
 
 def summarize(kind: str, config: dict) -> str:
@@ -358,5 +372,6 @@ __all__ = [
     "import_file",
     "installed",
     "installed_path",
+    "native_px",
     "remove",
 ]

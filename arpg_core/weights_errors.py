@@ -9,7 +9,7 @@ the sentence. No torch here.
 from __future__ import annotations
 
 from .catalog import REGISTRY, ModelEntry
-from .safefile import CheckpointError
+from .checkpoint_error import CheckpointError
 
 # what went wrong, for a program; the message says it for a person
 KINDS = (

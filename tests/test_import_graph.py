@@ -119,11 +119,14 @@ def test_there_are_no_import_circles_among_the_project_modules():
 
 
 def test_listing_the_model_catalog_does_not_import_torch():
-    """The model catalog is data: reading it (names, sizes, where each comes from) must not pull in torch."""
+    """The model catalog is data: reading it (names, sizes, where each comes from, where installed models live,
+    the errors about them) must not pull in torch."""
     code = (
         "import sys\n"
-        "from arpg_core import catalog\n"
+        "from arpg_core import catalog, model_files, weights_errors\n"
         "assert catalog.REGISTRY['ARPG-L'].approx_download_bytes > 0\n"
+        "assert model_files.installed_path('embedded') is not None\n"
+        "assert weights_errors.not_installed('ARPG-L').kind == 'not_installed'\n"
         "print(sorted(m for m in ('torch', 'numpy', 'PySide6') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
