@@ -2,7 +2,7 @@
 long one edit with it would take on this computer.
 
 How the time is derived (the welcome says so too). The registry holds ARPG-L's speed on the project's 2-core
-reference machine (about 8.5 s for 64 steps, ``registry.estimate``; docs/performance.md, where decoding the
+reference machine (about 8.5 s for 64 steps, ``arpg_core.estimates``; docs/performance.md, where decoding the
 result with VQ-16 adds 1.6 s), scaled linearly to the app's step count. This machine is compared with that one
 by the speed of a matrix multiply of ARPG-L's layer sizes (most of its time), measured here in a fraction of a
 second: the estimate is the reference time times the reference's GFLOP/s over this machine's. The embedded model
