@@ -103,9 +103,20 @@ def fit(probes: dict, precision: str) -> tuple[float, float]:
 
 
 def machine() -> dict:
-    import torch
+    return {"cpu": _cpu_name(), "torch": torch_version(), "cores": _allowed_cores()}
 
-    return {"cpu": _cpu_name(), "torch": torch.__version__, "cores": _allowed_cores()}
+
+def torch_version() -> str:
+    """torch's version, read from its installed metadata: reading a stored measurement imports no torch (listing
+    models must not). torch.__version__ only where the metadata is missing (a torch run from a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        import torch
+
+        return torch.__version__
 
 
 def needs_measuring(stored: dict | None, here: dict, now: float) -> bool:

@@ -15,7 +15,7 @@ from .threads import prepare_process
 
 prepare_process()  # `python -m arpg_core.cli`: before .checkpoints imports torch (OpenMP's wait policy)
 
-from .checkpoints import CheckpointError  # noqa: E402
+from .checkpoint_error import CheckpointError  # noqa: E402
 from .commands import COMMANDS, EXIT_INTERRUPTED, EXIT_USAGE, UserError, command  # noqa: E402
 from .progress import say, silence  # noqa: E402
 from .validate import OptionError  # noqa: E402

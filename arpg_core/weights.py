@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalog import REGISTRY, ModelEntry, imagenet_class_names
-from .checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
+from .checkpoint_error import CheckpointError
+from .checkpoint_header import describe_unknown, inspect_safetensors
 from .config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig, VQConfig
 from .model_files import EMBEDDED, NAME, SUFFIX, cache_dir, hub_cache_dir, installed_path
 from .weights_errors import Cancelled, OfflineError, WeightsError, already_installed, offline
@@ -93,8 +94,6 @@ def find(name: str) -> InstalledModel | None:
 def describe(path: Path, name: str, builtin: bool = False) -> InstalledModel:
     """An installed file, verified from its safetensors header only (no weights are read): its size against the
     header, its kind, and its config against the tensor shapes. A broken file is described with ``problem``."""
-    from .checkpoints import inspect_safetensors
-
     entry = REGISTRY.get(name)
     size = path.stat().st_size
     try:
@@ -235,10 +234,10 @@ def _install(
     src: Path, name: str | None, entry: ModelEntry | None, source: dict, cancel, *, force: bool
 ) -> InstalledModel:
     """Read weights-only, build strictly, check against the registry entry, write ``<name>.safetensors``."""
+    from .checkpoints import build_arpg, build_vq, read_checkpoint, save_safetensors  # torch: only to install
+
     ckpt = read_checkpoint(src)
     if ckpt.kind == "unknown":
-        from .checkpoints import describe_unknown
-
         raise WeightsError(f"{src.name}: {describe_unknown(ckpt.state_dict)}", kind="unreadable", path=str(src))
     model = build_arpg(ckpt) if ckpt.kind == "arpg" else build_vq(ckpt)
     params = sum(p.numel() for p in model.parameters())

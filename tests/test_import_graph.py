@@ -7,6 +7,7 @@ between modules, however it is held apart at run time, is a design problem (issu
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,30 @@ def test_listing_the_model_catalog_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_weights_list_does_not_import_torch_once_this_machine_is_measured(tmp_path):
+    """`arpg-studio weights list` reads the catalog, the installed files' headers and the stored speed
+    measurement: none of that needs torch (only measuring the speed, the first time, does)."""
+    import json
+    import time
+
+    from arpg_core import calibrate
+
+    here = {**calibrate.machine(), "others_busy": 0.0}
+    stored = calibrate.Speed((0.5, 2e-8), (0.25, 4e-9), {}, here, time.time())
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / calibrate.CALIBRATION_FILE).write_text(json.dumps(stored.to_dict()))
+    code = (
+        "import sys\n"
+        "from arpg_core.cli import main\n"
+        "code = main(['weights', 'list'])\n"
+        "print('torch' in sys.modules, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "ARPG_STUDIO_CACHE": str(cache)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "embedded" in out.stdout and "s/image here" in out.stdout  # the stored measurement was used
+    assert out.stderr.strip().splitlines()[-1] == "False"
