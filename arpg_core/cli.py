@@ -13,7 +13,7 @@ import sys
 
 from .threads import prepare_process
 
-prepare_process()  # `python -m arpg_core.cli`: before .checkpoints imports torch (OpenMP's wait policy)
+prepare_process()  # `python -m arpg_core.cli`: before any command imports torch (OpenMP's wait policy)
 
 from .checkpoint_error import CheckpointError  # noqa: E402
 from .commands import COMMANDS, EXIT_INTERRUPTED, EXIT_USAGE, UserError, command  # noqa: E402
