@@ -33,6 +33,7 @@ from .document_files import FileActions
 from .errors import install_excepthook, setup_logging, show_error
 from .history import HistoryPanel
 from .jobs import CallJob
+from .models_controller import ModelsController
 from .models_dialog import ModelsDialog
 from .panels import SidePanel, VariantStrip
 from .settings import APP, ORG, Settings
@@ -475,7 +476,7 @@ class MainWindow(FileActions, QMainWindow):
         Modal when opened from Preferences (which is modal itself), else it sits beside the window."""
         d = self.models_dialog
         if d is None:
-            d = self.models_dialog = ModelsDialog(self.controller, self.use_model, self)
+            d = self.models_dialog = ModelsDialog(ModelsController(self.controller, self.use_model), self)
         modality = Qt.WindowModality.ApplicationModal if modal else Qt.WindowModality.NonModal
         if d.isVisible() and d.windowModality() != modality:
             d.hide()

@@ -3,20 +3,26 @@ writes the "after" values, which the first call finds already in place."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QUndoCommand
 
-if TYPE_CHECKING:
-    from .state import AppState, Snapshot
+
+class Document(Protocol):
+    """What the commands act on (app.state.AppState): named here, so that undo never imports state."""
+
+    mask: np.ndarray
+    mask_changed: Any  # a Signal(QRect)
+
+    def restore(self, snapshot: Any) -> None: ...
 
 
 class MaskPatchCommand(QUndoCommand):
     """A change to one rectangle of the mask (a stroke, a rectangle fill); stores only that patch."""
 
-    def __init__(self, state: AppState, rect: QRect, before: np.ndarray, after: np.ndarray, text: str):
+    def __init__(self, state: Document, rect: QRect, before: np.ndarray, after: np.ndarray, text: str):
         super().__init__(text)
         self.state, self.rect, self.before, self.after = state, QRect(rect), before, after
 
@@ -35,7 +41,7 @@ class MaskPatchCommand(QUndoCommand):
 class SnapshotCommand(QUndoCommand):
     """A change of the whole document: image, alpha, mask and size (applied results, mask operations)."""
 
-    def __init__(self, state: AppState, before: Snapshot, after: Snapshot, text: str):
+    def __init__(self, state: Document, before: Any, after: Any, text: str):
         super().__init__(text)
         self.state, self.before, self.after = state, before, after
 

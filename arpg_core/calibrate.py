@@ -103,9 +103,20 @@ def fit(probes: dict, precision: str) -> tuple[float, float]:
 
 
 def machine() -> dict:
-    import torch
+    return {"cpu": _cpu_name(), "torch": torch_version(), "cores": _allowed_cores()}
 
-    return {"cpu": _cpu_name(), "torch": torch.__version__, "cores": _allowed_cores()}
+
+def torch_version() -> str:
+    """torch's version, read from its installed metadata: reading a stored measurement imports no torch (listing
+    models must not). torch.__version__ only where the metadata is missing (a torch run from a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        import torch
+
+        return torch.__version__
 
 
 def needs_measuring(stored: dict | None, here: dict, now: float) -> bool:
@@ -128,7 +139,7 @@ def speed(folder: Path | None = None, measure: bool = True) -> Speed | None:
     """This machine's speed: the stored measurement, or a new one (about a second on an idle 2-core CPU)
     when none fits. None when ``measure`` is False and nothing is stored."""
     if folder is None:
-        from .weights import cache_dir
+        from .model_files import cache_dir
 
         folder = cache_dir()
     path = Path(folder) / CALIBRATION_FILE

@@ -10,18 +10,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 
 from .threads import prepare_process
 
-prepare_process()  # `python -m arpg_core.cli`: before .checkpoints imports torch (OpenMP's wait policy)
+prepare_process()  # `python -m arpg_core.cli`: before any command imports torch (OpenMP's wait policy)
 
-from .checkpoints import CheckpointError  # noqa: E402
+from .checkpoint_error import CheckpointError  # noqa: E402
+from .commands import COMMANDS, EXIT_INTERRUPTED, EXIT_USAGE, UserError, command  # noqa: E402
 from .progress import say, silence  # noqa: E402
 from .validate import OptionError  # noqa: E402
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 MAX_MESSAGE = 600  # characters of an error line
 
 # how the command line spells the request fields that arpg_core.validate names in its messages
@@ -41,11 +39,7 @@ FLAGS = {
     **{f"extend_{side}": f"--{side}" for side in ("left", "top", "right", "bottom")},
 }
 
-COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
-
-
-class UserError(Exception):
-    """A problem with the user's input; its message is shown as is."""
+__all__ = ["COMMANDS", "EXIT_INTERRUPTED", "EXIT_USAGE", "UserError", "command", "main"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -59,14 +53,6 @@ def one_line(text: str) -> str:
     """A message as one line of bounded length."""
     line = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
-
-
-def command(name: str):
-    def register(fn):
-        COMMANDS[name] = fn
-        return fn
-
-    return register
 
 
 @command("convert")
@@ -194,7 +180,4 @@ def _quiet_broken_streams() -> None:
 
 
 if __name__ == "__main__":
-    # run through the package module, so the command modules register into the same table
-    from arpg_core.cli import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())  # the command table lives in arpg_core.commands, shared with the command modules

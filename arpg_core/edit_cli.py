@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import OutputError
-from .cli import UserError, command
+from .commands import UserError, command
 from .imageio import format_for, load_image, load_mask, write_image
 from .progress import ProgressBar, say
 from .threads import parse_threads

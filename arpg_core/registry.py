@@ -1,166 +1,19 @@
-"""Where weights come from: the embedded model in assets/, files the user names, and the official presets.
+"""Engine assembly: from a model name or file (and its tokenizer) to a ready :class:`~arpg_core.pipeline.Engine`.
 
-The official entries are data: the hub repo and file, the size, the expected parameter count, the
-tokenizer each pairs with, the native resolution and where its class names come from. An official
-preset is used once it is installed in the user cache (see ``weights``: download or import).
+What the names stand for is the catalog (``arpg_core.catalog``) and the user's cache (``arpg_core.model_files``);
+which device runs it is ``arpg_core.devices``.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import torch
-
-from . import calibrate
-from .calibrate import Speed
+from .catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE, REGISTRY, assets_dir, class_names_for
 from .checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint
+from .devices import resolve_device
+from .model_files import installed_path
 from .pipeline import Engine
-
-EMBEDDED_ARPG_FILE = "embedded-arpg.safetensors"
-EMBEDDED_VQ_FILE = "embedded-tokenizer.safetensors"
-IMAGENET_CLASSES_FILE = "imagenet_classes.txt"
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    kind: str  # "arpg" or "vq"
-    repo: str | None  # Hugging Face repo, None for the embedded model
-    filename: str
-    size_bytes: int | None  # None: not known until the hub is asked
-    parameters: int
-    tokenizer: str | None  # the VQ entry an ARPG model pairs with
-    native_px: int
-    classes: str  # "imagenet" (assets/imagenet_classes.txt, 1000 names) or "metadata" (stored in the weights)
-
-    @property
-    def approx_download_bytes(self) -> int:
-        """Approximate size of the download: fp32 weights, 4 bytes a parameter (the hub has the exact size)."""
-        return self.size_bytes if self.size_bytes is not None else 4 * self.parameters
-
-    @property
-    def classes_source(self) -> str:
-        if self.classes == "imagenet":
-            return f"ImageNet's 1000 classes (assets/{IMAGENET_CLASSES_FILE})"
-        return "class names stored in the weights"
-
-    @property
-    def url(self) -> str | None:
-        """Where a browser can fetch the file (the official hub; HF_ENDPOINT is not applied here)."""
-        return f"https://huggingface.co/{self.repo}/resolve/main/{self.filename}" if self.repo else None
-
-
-REGISTRY: dict[str, ModelEntry] = {
-    e.name: e
-    for e in (
-        ModelEntry(
-            "embedded", "arpg", None, EMBEDDED_ARPG_FILE, None, 6_560_256, "embedded-tokenizer", 128, "metadata"
-        ),
-        ModelEntry("embedded-tokenizer", "vq", None, EMBEDDED_VQ_FILE, None, 3_118_251, None, 128, "metadata"),
-        ModelEntry("ARPG-L", "arpg", "hp-l33/ARPG", "arpg_300m.pt", None, 319_845_376, "VQ-16", 256, "imagenet"),
-        ModelEntry("ARPG-XL", "arpg", "hp-l33/ARPG", "arpg_700m.pt", None, 718_997_760, "VQ-16", 256, "imagenet"),
-        ModelEntry("ARPG-XXL", "arpg", "hp-l33/ARPG", "arpg_1b.pt", None, 1_302_449_664, "VQ-16", 256, "imagenet"),
-        ModelEntry(
-            "VQ-16", "vq", "FoundationVision/LlamaGen", "vq_ds16_c2i.pt", None, 71_883_403, None, 256, "imagenet"
-        ),
-    )
-}
-
-
-def estimate(entry: ModelEntry | str, speed: Speed | None = None, measure: bool = True) -> dict:
-    """Approximate download size, memory (fp32 on the CPU) and time per image of a registry entry.
-
-    ``memory_bytes`` is the model's own weights in fp32 (about 5.2 GB for ARPG-XXL); the tokenizer it pairs with
-    adds ``tokenizer_memory_bytes``. ``seconds_per_image`` (fp32) and ``seconds_per_image_int8`` are for one
-    64-step image (sampling, batch 1 with guidance) on this machine: from ``speed``, else the measurement kept
-    in the model cache, taken on first use (arpg_core.calibrate); None for a tokenizer, or when nothing is
-    measured and ``measure`` is False.
-    """
-    if isinstance(entry, str):
-        entry = REGISTRY[entry]
-    tok = REGISTRY.get(entry.tokenizer) if entry.tokenizer else None
-    seconds = seconds_int8 = measured = None
-    if entry.kind == "arpg":
-        if speed is None:
-            speed = calibrate.speed(measure=measure)
-        if speed is not None:
-            n = calibrate.parameters_of(entry.name, entry.parameters)
-            seconds = _round_seconds(speed.seconds_per_image(n, "fp32"))
-            seconds_int8 = _round_seconds(speed.seconds_per_image(n, "int8"))
-            measured = speed.machine
-    return {
-        "name": entry.name,
-        "parameters": entry.parameters,
-        "download_bytes": entry.approx_download_bytes,
-        "memory_bytes": 4 * entry.parameters,
-        "tokenizer": entry.tokenizer,
-        "tokenizer_memory_bytes": 4 * tok.parameters if tok else 0,
-        "seconds_per_image": seconds,
-        "seconds_per_image_int8": seconds_int8,
-        "steps": calibrate.STEPS_PER_IMAGE,
-        "measured": measured,  # the machine, threads and others' load of the measurement
-        "native_px": entry.native_px,
-        "classes": entry.classes_source,
-        "approximate": True,
-    }
-
-
-def _round_seconds(s: float) -> float:
-    return round(s, 2) if s < 1 else round(s, 1) if s < 10 else float(round(s))
-
-
-def format_bytes(n: int | float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:.3g} GB"
-
-
-def assets_dir() -> Path:
-    """assets/: $ARPG_STUDIO_ASSETS, the frozen app's bundle, or the source tree."""
-    env = os.environ.get("ARPG_STUDIO_ASSETS")
-    if env:
-        return Path(env)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle and (Path(bundle) / "assets").is_dir():
-        return Path(bundle) / "assets"
-    return Path(__file__).resolve().parent.parent / "assets"
-
-
-@cache
-def imagenet_class_names() -> tuple[str, ...]:
-    path = assets_dir() / IMAGENET_CLASSES_FILE
-    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda or mps")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but this machine has no usable CUDA device")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("MPS was requested but it is not available on this machine")
-    return torch.device(name)
-
-
-def class_names_for(num_classes: int, metadata: dict) -> list[str]:
-    names = metadata.get("class_names")
-    if isinstance(names, list) and len(names) == num_classes:
-        return [str(n) for n in names]
-    if num_classes == 1000:
-        return list(imagenet_class_names())
-    return [f"class {i}" for i in range(num_classes)]
+from .weights_errors import not_installed
 
 
 def resolve_path(spec: str, default_file: str) -> Path:
@@ -168,8 +21,6 @@ def resolve_path(spec: str, default_file: str) -> Path:
 
     Registry names come first, then existing files, then names of models imported under a name of their own.
     """
-    from .weights import installed_path, not_installed_message  # weights imports this module
-
     if spec in ("embedded", "embedded-tokenizer"):
         path = assets_dir() / default_file
         if not path.is_file():
@@ -178,7 +29,7 @@ def resolve_path(spec: str, default_file: str) -> Path:
     if spec in REGISTRY:
         path = installed_path(spec)
         if path is None:
-            raise CheckpointError(not_installed_message(spec))
+            raise not_installed(spec)
         return path
     if Path(spec).is_file():
         return Path(spec)
@@ -188,8 +39,6 @@ def resolve_path(spec: str, default_file: str) -> Path:
 def _recorded_tokenizer(name: str, model_path: Path) -> Path:
     """A tokenizer named in a model's metadata: a known or installed model name, or a plain file name beside the
     model. A path elsewhere (``/etc/passwd``, ``../x``) is refused: a file must not make the app read others."""
-    from .weights import installed_path
-
     if name in REGISTRY or name in ("embedded", "embedded-tokenizer"):
         return resolve_path(name, EMBEDDED_VQ_FILE)
     path = installed_path(name)

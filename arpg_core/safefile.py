@@ -19,6 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checkpoint_error import CheckpointError
+
 MAX_HEADER = 8 << 20  # bytes of safetensors header (JSON); real model headers are tens of KB
 MAX_DIMS = 8
 DTYPE_BYTES = {
@@ -41,10 +43,6 @@ DTYPE_BYTES = {
 FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
 ZIP_MAGIC = b"PK\x03\x04"
 _FINITE_CHUNK = 1 << 22  # elements checked at a time: a bounded temporary per chunk
-
-
-class CheckpointError(ValueError):
-    """A weights file that cannot be used; the message says why, for a person."""
 
 
 @dataclass(frozen=True)

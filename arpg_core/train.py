@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from .atomic import atomic_write
 from .checkpoints import save_safetensors
 from .config import ARPGConfig, VQConfig
-from .data import CropStream
+from .crops import CropStream
 from .model import ARPG
 from .progress import ProgressBar
 from .tokenizer import VQModel

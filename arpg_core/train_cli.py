@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .cli import UserError, command
+from .commands import UserError, command
 from .config import ARPGConfig, VQConfig
 from .progress import say
 

@@ -18,40 +18,34 @@ interrupted download starts over on the next call (within one call, a dropped co
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import inspect
 import os
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
-from .config import ARPG_PRESETS, VQ_PRESETS
-from .registry import REGISTRY, ModelEntry, assets_dir, imagenet_class_names
+from .catalog import REGISTRY, ModelEntry, imagenet_class_names
+from .checkpoint_error import CheckpointError
+from .checkpoint_header import describe_unknown, inspect_safetensors
+from .config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig, VQConfig
+from .model_files import EMBEDDED, NAME, SUFFIX, cache_dir, hub_cache_dir, installed_path
+from .weights_errors import Cancelled, OfflineError, WeightsError, already_installed, offline
+from .weights_hub import (
+    Progress,
+    _busy,
+    _check_cancel,
+    _discard_download,
+    _endpoint,
+    _fetch,
+    _hub_metadata,
+    _is_sha256,
+    _offline_env,
+    _sha256,
+    _verify,
+)
 
-Progress = Callable[[int, int], None]  # (done_bytes, total_bytes)
-
-HUB_DIR = ".hub"
-SUFFIX = ".safetensors"
-EMBEDDED = ("embedded", "embedded-tokenizer")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 _STALE_SECONDS = 6 * 3600  # temporary files older than this are left over from a killed process
-_HASH_CHUNK = 1 << 20
-
-
-class WeightsError(CheckpointError):
-    """A download, import or removal that cannot be done; the message says why, for a person."""
-
-
-class OfflineError(WeightsError):
-    """The hub cannot be reached (HF_HUB_OFFLINE, or no connection); the message says how to import instead."""
-
-
-class Cancelled(WeightsError):
-    """The download was cancelled through its ``cancel`` event; nothing was installed."""
 
 
 @dataclass(frozen=True)
@@ -70,53 +64,6 @@ class InstalledModel:
     problem: str | None = None  # why the file is broken (truncated, not safetensors, config off its shapes)
 
 
-# --- where things live -----------------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """The folder of installed models: ``$ARPG_STUDIO_CACHE``, else ``user_cache_dir("arpg-studio")/models``."""
-    env = os.environ.get("ARPG_STUDIO_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("arpg-studio", appauthor=False)) / "models"
-
-
-def hub_cache_dir() -> Path:
-    """huggingface_hub's cache for our downloads (kept apart from the user's own ~/.cache/huggingface)."""
-    return cache_dir() / HUB_DIR
-
-
-def installed_path(name: str) -> Path | None:
-    """The installed file of a model name, or None. The embedded names resolve to assets/."""
-    if name in EMBEDDED:
-        entry = REGISTRY[name]
-        path = assets_dir() / entry.filename
-        return path if path.is_file() else None
-    if not _NAME.fullmatch(name):
-        return None
-    path = cache_dir() / f"{name}{SUFFIX}"
-    return path if path.is_file() else None
-
-
-def not_installed_message(name: str) -> str:
-    entry = REGISTRY.get(name)
-    if entry is None or entry.repo is None:
-        return f"{name} is not installed (arpg-studio weights list shows what is)"
-    return (
-        f"{name} is not installed; run `arpg-studio weights download {name}`, or offline copy {entry.filename} "
-        f"here and run `arpg-studio weights import {entry.filename}`"
-    )
-
-
-def offline_message(entry: ModelEntry, reason: str) -> str:
-    return (
-        f"offline: cannot download {entry.name} ({reason}); get {entry.filename} from {entry.url} on a connected "
-        f"machine, copy it here and run `arpg-studio weights import {entry.filename}`"
-    )
-
-
 # --- listing ---------------------------------------------------------------------------------------
 
 
@@ -133,7 +80,7 @@ def installed() -> list[InstalledModel]:
     folder = cache_dir()
     files = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
     order = {name: i for i, name in enumerate(REGISTRY)}
-    files = [f for f in files if not f.name.startswith(".") and _NAME.fullmatch(f.stem)]
+    files = [f for f in files if not f.name.startswith(".") and NAME.fullmatch(f.stem)]
     files.sort(key=lambda f: (order.get(f.stem, len(order)), f.stem.lower()))
     found.extend(describe(f, f.stem) for f in files)
     return found
@@ -147,8 +94,6 @@ def find(name: str) -> InstalledModel | None:
 def describe(path: Path, name: str, builtin: bool = False) -> InstalledModel:
     """An installed file, verified from its safetensors header only (no weights are read): its size against the
     header, its kind, and its config against the tensor shapes. A broken file is described with ``problem``."""
-    from .checkpoints import inspect_safetensors
-
     entry = REGISTRY.get(name)
     size = path.stat().st_size
     try:
@@ -172,6 +117,20 @@ def describe(path: Path, name: str, builtin: bool = False) -> InstalledModel:
     return InstalledModel(
         name, kind, path, size, params, summarize(kind, config), config, entry, builtin, tokenizer, source
     )
+
+
+def native_px(model: InstalledModel, tokenizer: InstalledModel | None = None) -> int | None:
+    """The side in pixels an installed ARPG model works at: its token grid times its tokenizer's downsampling
+    (the installed ``tokenizer``'s config, else the preset of the name it pairs with). None when unknown."""
+    if model.kind != "arpg" or not model.config.get("block_size"):
+        return None
+    if tokenizer is not None and tokenizer.kind == "vq" and tokenizer.config:
+        patch = VQConfig.from_dict(tokenizer.config).downsample
+    elif model.tokenizer in VQ_PRESETS:
+        patch = VQ_PRESETS[model.tokenizer].downsample
+    else:
+        return None
+    return ARPGConfig.from_dict(model.config).grid_size * patch
 
 
 def summarize(kind: str, config: dict) -> str:
@@ -210,12 +169,14 @@ def download(
     entry = REGISTRY.get(name)
     if entry is None or entry.repo is None:
         known = ", ".join(e.name for e in REGISTRY.values() if e.repo)
-        raise WeightsError(f"{name!r} is not a model that can be downloaded; choose one of {known}")
+        raise WeightsError(
+            f"{name!r} is not a model that can be downloaded; choose one of {known}", kind="not_downloadable", name=name
+        )
     dst = cache_dir() / f"{name}{SUFFIX}"
     if dst.exists() and not force:
-        raise WeightsError(f"{name} is already installed ({dst}); remove it first, or pass --force")
+        raise already_installed(name, str(dst))
     if _offline_env():
-        raise OfflineError(offline_message(entry, "HF_HUB_OFFLINE is set"))
+        raise offline(entry, "HF_HUB_OFFLINE is set")
     stage = on_stage or (lambda _s: None)
 
     with _busy(name):
@@ -246,140 +207,6 @@ def download(
             _discard_download(hub, entry, meta, fetched)
 
 
-def _hub_metadata(entry: ModelEntry, endpoint: str | None):
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-
-    url = hf_hub_url(entry.repo, entry.filename, **_kwargs(hf_hub_url, endpoint=endpoint))
-    try:
-        meta = get_hf_file_metadata(url, **_kwargs(get_hf_file_metadata, endpoint=endpoint))
-    except Exception as e:
-        raise _network_error(entry, e, endpoint) from e
-    if not meta.commit_hash or not meta.etag:
-        raise WeightsError(
-            f"{endpoint or 'the hub'} answered for {entry.repo}/{entry.filename} without a commit or ETag; "
-            "is HF_ENDPOINT a Hugging Face Hub?"
-        )
-    return meta
-
-
-def _fetch(entry, meta, hub: Path, endpoint, progress, cancel, total) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    options = dict(revision=meta.commit_hash, cache_dir=str(hub), endpoint=endpoint)
-    supports_bar = "tqdm_class" in inspect.signature(hf_hub_download).parameters
-    if supports_bar:
-        options["tqdm_class"] = _progress_class(progress, cancel, total)
-    try:
-        path = hf_hub_download(entry.repo, entry.filename, **_kwargs(hf_hub_download, **options))
-    except (Cancelled, KeyboardInterrupt):
-        raise
-    except Exception as e:
-        _check_cancel(cancel)  # a cancel raised inside Xet's progress callback may come back as another error
-        raise _network_error(entry, e, endpoint, during="download") from e
-    if progress and not supports_bar:
-        progress(total, total)
-    return Path(os.path.realpath(path))
-
-
-def _progress_class(progress: Progress | None, cancel: threading.Event | None, total: int):
-    """A stand-in for tqdm that forwards byte counts and stops the download when cancelled.
-
-    huggingface_hub creates it with tqdm's keyword arguments and calls update(n) per chunk written (also with a
-    negative n when a server ignores a Range request). It defines update_transfer, so that Xet downloads report
-    through this one bar (bytes written) rather than through a second, network-bytes bar.
-    """
-
-    class _Bar:
-        def __init__(self, *args, total: int | None = None, initial: int = 0, **kwargs):
-            self.total = total or None
-            self.n = initial
-            self.format_dict: dict = {}
-            self._report()
-
-        def update(self, n: int | float = 1) -> None:
-            self.n += n
-            self._report()
-
-        def update_transfer(self, n: int | float = 1) -> None:
-            pass
-
-        def _report(self) -> None:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("download cancelled; nothing was installed")
-            if progress:
-                progress(int(self.n), int(self.total or total))
-
-        def set_postfix_str(self, *args, **kwargs) -> None:
-            pass
-
-        set_transfer_postfix_str = set_description = set_postfix_str
-
-        def refresh(self, *args, **kwargs) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc) -> None:
-            pass
-
-    return _Bar
-
-
-def _verify(path: Path, meta, entry: ModelEntry, cancel) -> None:
-    size = path.stat().st_size
-    if meta.size is not None and size != meta.size:
-        raise WeightsError(
-            f"{entry.filename}: size mismatch: the hub says {meta.size} bytes, the download has {size}; "
-            "the file was deleted, try again"
-        )
-    etag = (meta.etag or "").lower()
-    if _is_sha256(etag):
-        actual, what = _sha256(path, cancel), "sha256"
-    elif re.fullmatch(r"[0-9a-f]{40}", etag):
-        actual, what = _git_blob_sha1(path, cancel), "git sha1"
-    else:
-        return  # the hub gave no content hash: size and the strict load are all there is
-    if actual != etag:
-        raise WeightsError(
-            f"{entry.filename}: checksum mismatch: the hub publishes {what} {etag}, the download has {actual}; "
-            "the file was deleted. Try again; if it persists, check HF_ENDPOINT and any proxy in between"
-        )
-
-
-def _discard_download(hub: Path, entry: ModelEntry, meta, fetched: Path | None) -> None:
-    """Delete the downloaded file and its cache entries (pointer, blob, lock), and the folders left empty."""
-    from huggingface_hub.file_download import repo_folder_name
-
-    folder = repo_folder_name(repo_id=entry.repo, repo_type="model")
-    storage = hub / folder
-    etag = meta.etag or ""  # huggingface_hub names the blob after the ETag as the hub sent it
-    doomed = [
-        storage / "snapshots" / str(meta.commit_hash) / entry.filename,
-        storage / "blobs" / etag if etag else None,
-        hub / ".locks" / folder / f"{etag}.lock" if etag else None,
-        fetched,
-    ]
-    for path in doomed:
-        if path is not None:
-            with contextlib.suppress(OSError):
-                path.unlink()
-    with _busy_lock:
-        if len(_busy_names) > 1:
-            return  # another download may be creating folders in the hub cache right now: leave them
-        _prune_empty(storage)
-        _prune_empty(hub / ".locks")
-        tag = hub / "CACHEDIR.TAG"
-        if tag.is_file() and not any(p for p in hub.iterdir() if p != tag):
-            with contextlib.suppress(OSError):
-                tag.unlink()
-        with contextlib.suppress(OSError):
-            hub.rmdir()
-
-
 # --- import ----------------------------------------------------------------------------------------
 
 
@@ -392,11 +219,11 @@ def import_file(path: str | os.PathLike, name: str | None = None, *, force: bool
     """
     src = Path(path).expanduser()
     if not src.is_file():
-        raise WeightsError(f"{src}: no such file")
+        raise WeightsError(f"{src}: no such file", kind="no_file", path=str(src))
     if name is not None:
         _check_name(name)
         if (cache_dir() / f"{name}{SUFFIX}").exists() and not force:
-            raise WeightsError(f"{name} is already installed; remove it first, or pass --force")
+            raise already_installed(name)
     _sweep_stale()
     with _busy(name or f"file:{src.resolve()}"):
         source = {"file": src.name, "sha256": _sha256(src, None)}
@@ -407,11 +234,11 @@ def _install(
     src: Path, name: str | None, entry: ModelEntry | None, source: dict, cancel, *, force: bool
 ) -> InstalledModel:
     """Read weights-only, build strictly, check against the registry entry, write ``<name>.safetensors``."""
+    from .checkpoints import build_arpg, build_vq, read_checkpoint, save_safetensors  # torch: only to install
+
     ckpt = read_checkpoint(src)
     if ckpt.kind == "unknown":
-        from .checkpoints import describe_unknown
-
-        raise WeightsError(f"{src.name}: {describe_unknown(ckpt.state_dict)}")
+        raise WeightsError(f"{src.name}: {describe_unknown(ckpt.state_dict)}", kind="unreadable", path=str(src))
     model = build_arpg(ckpt) if ckpt.kind == "arpg" else build_vq(ckpt)
     params = sum(p.numel() for p in model.parameters())
     what = f"{'an ARPG model' if ckpt.kind == 'arpg' else 'a VQ tokenizer'} of {params:,} parameters"
@@ -420,15 +247,23 @@ def _install(
         if entry is None:
             raise WeightsError(
                 f"{src.name} is {what}, which matches no known model "
-                f"({', '.join(e.name for e in REGISTRY.values() if e.repo)}); "
-                "pass --name NAME to import it under a name of its own"
+                f"({', '.join(e.name for e in REGISTRY.values() if e.repo)})",
+                kind="no_match",
+                path=str(src),
+                detail=f"{src.name} is {what}",
+                cli_hint="; pass --name NAME to import it under a name of its own",
             )
         name = entry.name
         if (cache_dir() / f"{name}{SUFFIX}").exists() and not force:
-            raise WeightsError(f"{name} is already installed; remove it first, or pass --force")
+            raise already_installed(name)
     elif entry is not None and not _matches(entry, ckpt.kind, model.cfg, params):
         raise WeightsError(
-            f"{src.name} is {what}, not {entry.name} ({entry.kind}, {entry.parameters:,} parameters); nothing installed"
+            f"{src.name} is {what}, not {entry.name} ({entry.kind}, {entry.parameters:,} parameters); "
+            "nothing installed",
+            kind="mismatch",
+            name=entry.name,
+            path=str(src),
+            detail=f"{src.name} is {what}",
         )
     assert name is not None
     meta: dict = {"kind": ckpt.kind, "config": model.cfg.to_dict()}
@@ -478,10 +313,10 @@ def _tokenizer_for(vocab_size: int) -> str | None:
 def remove(name: str) -> Path:
     """Delete an installed model from the cache; returns the path it had."""
     if name in EMBEDDED:
-        raise WeightsError(f"{name} is part of the app (assets/) and cannot be removed")
+        raise WeightsError(f"{name} is part of the app (assets/) and cannot be removed", kind="builtin", name=name)
     path = installed_path(name)
     if path is None:
-        raise WeightsError(f"{name} is not installed")
+        raise WeightsError(f"{name} is not installed", kind="not_installed", name=name)
     path.unlink()
     return path
 
@@ -489,113 +324,13 @@ def remove(name: str) -> Path:
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-_busy_lock = threading.Lock()
-_busy_names: set[str] = set()
-
-
-@contextlib.contextmanager
-def _busy(name: str) -> Iterator[None]:
-    with _busy_lock:
-        if name in _busy_names:
-            raise WeightsError(f"{name} is already being installed")
-        _busy_names.add(name)
-    try:
-        yield
-    finally:
-        with _busy_lock:
-            _busy_names.discard(name)
-
-
 def _check_name(name: str) -> None:
     if name in EMBEDDED:
-        raise WeightsError(f"{name!r} is reserved for the model that ships with the app")
-    if not _NAME.fullmatch(name):
-        raise WeightsError(f"{name!r} is not a usable name: letters, digits and . _ + - only, at most 64")
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("download cancelled; nothing was installed")
-
-
-def _offline_env() -> bool:
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    if value.strip().upper() in ("1", "ON", "YES", "TRUE"):
-        return True
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)  # read when huggingface_hub was first imported
-    except (ImportError, AttributeError):
-        return False
-
-
-def _endpoint() -> str | None:
-    """HF_ENDPOINT as it is now (huggingface_hub reads it once, at import)."""
-    value = os.environ.get("HF_ENDPOINT", "").strip().rstrip("/")
-    return value or None
-
-
-def _network_error(entry: ModelEntry, e: Exception, endpoint: str | None, during: str = "") -> WeightsError:
-    """A person's message for what huggingface_hub raised; connection problems become OfflineError."""
-    host = endpoint or "https://huggingface.co"
-    if isinstance(e, _hub_errors("OfflineModeIsEnabled", "LocalEntryNotFoundError")):
-        return OfflineError(offline_message(entry, "offline mode"))
-    if isinstance(e, _hub_errors("HfHubHTTPError")):
-        status = getattr(getattr(e, "response", None), "status_code", "?")
-        if isinstance(e, _hub_errors("RepositoryNotFoundError", "GatedRepoError")):
-            return WeightsError(f"{host}: the repository {entry.repo} is not available (HTTP {status})")
-        if isinstance(e, _hub_errors("RevisionNotFoundError", "EntryNotFoundError")):
-            return WeightsError(f"{host}: {entry.repo} has no file {entry.filename} (HTTP {status})")
-        return WeightsError(f"{host} answered HTTP {status} for {entry.repo}/{entry.filename}")
-    if isinstance(e, OSError) and during and "Consistency check failed" in str(e):
-        return WeightsError(f"the download of {entry.filename} broke off: {str(e).splitlines()[0]}")
-    if isinstance(e, (ValueError, TypeError)) and not _is_transport(e):
-        return WeightsError(f"cannot download {entry.name}: {e}")
-    detail = f"cannot reach {host}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
-    if during:
-        return OfflineError(f"the download of {entry.filename} failed ({detail}); nothing was installed, try again")
-    return OfflineError(offline_message(entry, detail))
-
-
-def _hub_errors(*names: str) -> tuple[type, ...]:
-    from huggingface_hub import utils
-
-    return tuple(c for c in (getattr(utils, n, None) for n in names) if isinstance(c, type))
-
-
-def _is_transport(e: Exception) -> bool:
-    names = {c.__name__ for c in type(e).__mro__}
-    return bool(names & {"TransportError", "RequestException", "ConnectionError", "TimeoutException", "HTTPError"})
-
-
-def _kwargs(fn, **options) -> dict:
-    """The options that this huggingface_hub version's ``fn`` accepts (None values dropped)."""
-    accepted = inspect.signature(fn).parameters
-    return {k: v for k, v in options.items() if v is not None and k in accepted}
-
-
-def _is_sha256(value: str | None) -> bool:
-    return bool(value) and re.fullmatch(r"[0-9a-f]{64}", value.lower()) is not None
-
-
-def _hash_file(h, path: Path, cancel) -> str:
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("download cancelled; nothing was installed")
-    return h.hexdigest()
-
-
-def _sha256(path: Path, cancel) -> str:
-    return _hash_file(hashlib.sha256(), path, cancel)
-
-
-def _git_blob_sha1(path: Path, cancel) -> str:
-    h = hashlib.sha1()
-    h.update(b"blob %d\0" % path.stat().st_size)
-    return _hash_file(h, path, cancel)
+        raise WeightsError(f"{name!r} is reserved for the model that ships with the app", kind="bad_name", name=name)
+    if not NAME.fullmatch(name):
+        raise WeightsError(
+            f"{name!r} is not a usable name: letters, digits and . _ + - only, at most 64", kind="bad_name", name=name
+        )
 
 
 def _numel(shape) -> int:
@@ -603,17 +338,6 @@ def _numel(shape) -> int:
     for s in shape:
         n *= int(s)
     return n
-
-
-def _prune_empty(top: Path) -> None:
-    """Remove empty folders under ``top`` (and ``top`` itself), deepest first."""
-    if not top.is_dir():
-        return
-    for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            folder.rmdir()
-    with contextlib.suppress(OSError):
-        top.rmdir()
 
 
 def _sweep_stale() -> None:
@@ -647,7 +371,6 @@ __all__ = [
     "import_file",
     "installed",
     "installed_path",
-    "not_installed_message",
-    "offline_message",
+    "native_px",
     "remove",
 ]

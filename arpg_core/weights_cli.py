@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .cli import EXIT_INTERRUPTED, EXIT_USAGE, command
+from .commands import EXIT_INTERRUPTED, EXIT_USAGE, command
 from .progress import ProgressBar, say
 
 MB = 1_000_000
@@ -44,8 +44,10 @@ def _run(args) -> int:
 
 def _list(args) -> int:
     from . import calibrate
-    from .registry import REGISTRY, estimate, format_bytes
-    from .weights import cache_dir, installed
+    from .catalog import REGISTRY
+    from .estimates import estimate
+    from .model_files import cache_dir
+    from .weights import installed
 
     have = {m.name: m for m in installed()}
     if calibrate.speed(measure=False) is None and sys.stderr.isatty():
@@ -132,8 +134,6 @@ def _remove(args) -> int:
 
 
 def _installed(m) -> None:
-    from .registry import format_bytes
-
     say(f"installed {m.name}: {m.summary}, {format_bytes(m.size_bytes)} at {m.path}", sys.stdout)
 
 
@@ -145,3 +145,11 @@ def _count(n: int | None) -> str:
     if n >= 1e6:
         return f"{n / 1e6:.3g}M"
     return f"{n / 1e3:.3g}K"
+
+
+def format_bytes(n: int | float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} GB"

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from arpg_core.data import CropStream  # noqa: E402
+from arpg_core.crops import CropStream  # noqa: E402
 from arpg_core.edits import lanczos_2x, lock_low_band  # noqa: E402
 from arpg_core.pipeline import EditRequest  # noqa: E402
 from arpg_core.registry import load_engine  # noqa: E402

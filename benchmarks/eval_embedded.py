@@ -27,10 +27,10 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from arpg_core import metrics  # noqa: E402
+from arpg_core.catalog import class_names_for  # noqa: E402
 from arpg_core.checkpoints import load_arpg, load_vq  # noqa: E402
-from arpg_core.data import CropStream  # noqa: E402
+from arpg_core.crops import CropStream  # noqa: E402
 from arpg_core.pipeline import EditRequest, Engine  # noqa: E402
-from arpg_core.registry import class_names_for  # noqa: E402
 from arpg_core.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
 
 

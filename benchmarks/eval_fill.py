@@ -28,11 +28,11 @@ import torch
 from PIL import Image
 
 from arpg_core import metrics
+from arpg_core.catalog import class_names_for
 from arpg_core.checkpoints import load_arpg, load_vq
-from arpg_core.data import CropStream
+from arpg_core.crops import CropStream
 from arpg_core.edits import lanczos_2x, lock_low_band
 from arpg_core.pipeline import EditRequest, Engine
-from arpg_core.registry import class_names_for
 
 
 def box_masks(n: int, size: int, seed: int) -> list[np.ndarray]:

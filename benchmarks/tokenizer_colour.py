@@ -21,7 +21,7 @@ import torch
 
 from arpg_core import metrics
 from arpg_core.checkpoints import load_vq
-from arpg_core.data import CropStream
+from arpg_core.crops import CropStream
 from arpg_core.tokenizer import VQModel
 from arpg_core.train import VQTrainConfig, train_vq
 from arpg_core.train_cli import EMBEDDED_VQ_V1 as EMBEDDED_VQ

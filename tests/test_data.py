@@ -19,11 +19,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from arpg_core import data as D
+from arpg_core.crops import CropStream
 from arpg_core.data import (
     CLASSES,
     NULL_CLASS,
     SKIP,
-    CropStream,
     Source,
     assign_splits,
     glob_match,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from arpg_core.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE, assets_dir
 from arpg_core.edits import feather_alpha
 from arpg_core.pipeline import EditRequest
-from arpg_core.registry import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE, assets_dir, load_engine
+from arpg_core.registry import load_engine
 
 
 @pytest.fixture(scope="module")

@@ -22,11 +22,12 @@ from safetensors.torch import save_file
 from tiny import TINY_ARPG, TINY_ENTRIES, TINY_VQ, files_under, pt_bytes, tiny_arpg, tiny_vq
 
 from arpg_core.atomic import sweep_stale
+from arpg_core.catalog import REGISTRY
 from arpg_core.checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
 from arpg_core.cli import main
 from arpg_core.config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig
 from arpg_core.model import ARPG
-from arpg_core.registry import REGISTRY, load_engine
+from arpg_core.registry import load_engine
 from arpg_core.shapes import arpg_shapes, vq_shapes
 from arpg_core.tokenizer import VQModel
 

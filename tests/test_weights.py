@@ -24,9 +24,11 @@ from hubserver import FakeHub
 from tiny import ARPG_PARAMS, TINY_ARPG, TINY_ENTRIES, files_under, pt_bytes, tiny_arpg, tiny_vq
 
 from arpg_core import weights
+from arpg_core.catalog import REGISTRY, imagenet_class_names
 from arpg_core.checkpoints import CheckpointError, read_checkpoint
 from arpg_core.config import ARPG_PRESETS, VQ_PRESETS
-from arpg_core.registry import REGISTRY, estimate, imagenet_class_names, load_engine
+from arpg_core.estimates import estimate
+from arpg_core.registry import load_engine
 
 TESTS = Path(__file__).resolve().parent
 
@@ -294,7 +296,7 @@ def test_cli_download_ctrl_c_exits_130_and_leaves_nothing(hub, cache, blobs):
     code = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
         "from tiny import TINY_ENTRIES\n"
-        "from arpg_core.registry import REGISTRY\n"
+        "from arpg_core.catalog import REGISTRY\n"
         "REGISTRY.update(TINY_ENTRIES)\n"
         "from arpg_core.cli import main\n"
         "sys.exit(main(['weights', 'download', 'TINY-ARPG']))\n"

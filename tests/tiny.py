@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from arpg_core.catalog import ModelEntry
 from arpg_core.config import ARPGConfig, VQConfig
 from arpg_core.model import ARPG
-from arpg_core.registry import ModelEntry
 from arpg_core.tokenizer import VQModel
 
 TINY_ARPG = ARPGConfig(dim=64, n_layer=4, n_head=4, vocab_size=64, num_classes=5, block_size=64, multiple_of=32)

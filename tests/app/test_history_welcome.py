@@ -185,7 +185,7 @@ def test_the_model_name_in_the_status_bar_opens_the_models_dialog(window, qtbot)
 
 
 def test_measure_scales_the_reference_time_by_this_machines_speed():
-    from arpg_core.registry import estimate
+    from arpg_core.estimates import estimate
 
     t = estimates.measure(steps=32)
     ref = estimate("ARPG-L")

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QMessageBox
 from tiny import TINY_ENTRIES, files_under, pt_bytes, tiny_arpg, tiny_vq
 
 from arpg_core import weights
+from arpg_core.catalog import REGISTRY
 from arpg_core.checkpoints import save_safetensors
-from arpg_core.registry import REGISTRY
 
 LOAD_TIMEOUT = 15_000
 CAT_NAMES = ["cat", "dog", "house", "tree", "cup"]

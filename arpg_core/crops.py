@@ -1,0 +1,100 @@
+"""Training crops: an endless stream of random multi-scale crops of a ``prepare_data`` folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+
+class CropStream:
+    """Endless random multi-scale crops of the photos of one split of a ``prepare_data`` folder.
+
+    Each crop picks a photo uniformly, a square side between ``min_scale`` and ``max_scale`` of the
+    photo's shorter side (log-uniform; never below ``size / max_upscale`` pixels unless the photo is
+    that small), a uniform position and a horizontal flip with probability 1/2, and resizes to
+    ``size`` (area interpolation when shrinking, bicubic when enlarging).  All randomness comes from
+    ``generator`` (kept as ``self.generator`` so a trainer can save and restore its state).
+    Photos are decoded on first use and cached.  Labels are class indices; photos without a class get
+    :data:`NULL_CLASS`.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str | None = "train",
+        size: int = 128,
+        generator: torch.Generator | None = None,
+        *,
+        seed: int = 0,
+        min_scale: float = 0.15,
+        max_scale: float = 1.0,
+        max_upscale: float = 1.5,
+        flip: bool = True,
+    ):
+        self.root = Path(root)
+        manifest = json.loads((self.root / "manifest.json").read_text())
+        self.class_names: list[str] = list(manifest["class_names"])
+        self.records = [r for r in manifest["images"] if split is None or r["split"] == split]
+        if not self.records:
+            raise ValueError(f"{self.root}: no photos in split {split!r}")
+        self.labels = [
+            self.class_names.index(r["class"]) if r["class"] is not None else len(self.class_names)
+            for r in self.records
+        ]
+        self.split, self.size = split, int(size)
+        self.min_scale, self.max_scale, self.max_upscale, self.flip = min_scale, max_scale, max_upscale, flip
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def image(self, i: int) -> np.ndarray:
+        """Photo ``i`` of this split as a (H, W, 3) uint8 array (cached)."""
+        a = self._cache.get(i)
+        if a is None:
+            with Image.open(self.root / self.records[i]["file"]) as im:
+                a = np.asarray(im.convert("RGB"))
+            self._cache[i] = a
+        return a
+
+    def _uniform(self) -> float:
+        return float(torch.rand((), generator=self.generator, dtype=torch.float64))
+
+    def sample(self) -> tuple[np.ndarray, int]:
+        """One crop: a (size, size, 3) uint8 array and its class index."""
+        i = int(torch.randint(len(self.records), (), generator=self.generator))
+        img = self.image(i)
+        h, w = img.shape[:2]
+        short = min(h, w)
+        hi = max(1.0, self.max_scale * short)
+        lo = min(hi, max(self.min_scale * short, self.size / self.max_upscale))
+        side = round(math.exp(math.log(lo) + self._uniform() * (math.log(hi) - math.log(lo))))
+        side = max(1, min(side, short))
+        y = int(self._uniform() * (h - side + 1))
+        x = int(self._uniform() * (w - side + 1))
+        flip = self.flip and self._uniform() < 0.5
+        crop = img[y : y + side, x : x + side]
+        interp = cv2.INTER_AREA if side >= self.size else cv2.INTER_CUBIC
+        crop = cv2.resize(crop, (self.size, self.size), interpolation=interp)
+        if flip:
+            crop = crop[:, ::-1]
+        return np.ascontiguousarray(crop), self.labels[i]
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
+        while True:
+            yield self.sample()
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` crops as a float tensor (n, 3, size, size) in [-1, 1] and a LongTensor of class ids."""
+        crops, labels = zip(*(self.sample() for _ in range(n)))
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        return x.contiguous(), torch.tensor(labels, dtype=torch.long)
