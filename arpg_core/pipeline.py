@@ -160,6 +160,7 @@ class Engine:
         device: str | torch.device = "cpu",
         precision: str = "auto",
         threads: dict | None = None,
+        int8_source=None,  # the ARPG weights file, for the int8 cache (arpg_core.int8_cache)
     ):
         self.device = torch.device(device)
         self.parameters = sum(p.numel() for p in arpg.parameters())  # before int8 hides them in packed weights
@@ -170,7 +171,7 @@ class Engine:
         if self.precision == "bf16":
             arpg = arpg.to(torch.bfloat16)
         elif self.precision == "int8":
-            arpg = quantize_int8(arpg)
+            arpg = quantize_int8(arpg, int8_source)
         self.arpg = arpg
         self.vq = vq.to(self.device).eval()
         self.name = name
