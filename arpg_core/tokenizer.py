@@ -275,8 +275,12 @@ class VQModel(nn.Module):
         return self.quant_conv(self.encoder(images))
 
     def encode(self, images: Tensor) -> Tensor:
-        """Images (B, 3, H, W) in [-1, 1] -> codes LongTensor (B, H/ds, W/ds)."""
-        return self.quantize(self.encode_latent(images))[1]
+        """Images (B, 3, H, W) in [-1, 1] -> codes LongTensor (B, H/ds, W/ds).
+
+        The images go in channels-last: oneDNN's convolutions then keep that layout through the encoder, 12 %
+        less CPU for VQ-16 at 256 px, with latents within 1e-5 of the default layout's and the same codes
+        (docs/performance.md). The decoder gains nothing from it and keeps the default."""
+        return self.quantize(self.encode_latent(images.contiguous(memory_format=torch.channels_last)))[1]
 
     def codes_to_latent(self, codes: Tensor) -> Tensor:
         """Codes (B, h, w) -> codebook rows as a channel-first latent (B, codebook_dim, h, w)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -107,3 +109,16 @@ def test_pixel_norm_keeps_the_layout_and_the_window_mean():
     y = x.clone()
     y[..., 0, 0] += 5.0
     assert torch.equal(norm(x)[..., 1:, 1:], norm(y)[..., 1:, 1:])  # each position on its own
+
+
+def test_encode_in_channels_last_gives_the_default_layouts_codes():
+    from arpg_core.checkpoints import build_vq, read_checkpoint
+
+    vq = build_vq(read_checkpoint(Path(__file__).parent.parent / "assets" / "embedded-tokenizer.safetensors"))
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 128, 128, generator=g) * 2 - 1
+    with torch.inference_mode():
+        plain = vq.quantize(vq.encode_latent(images))[1]  # the default (NCHW) layout all through
+        assert torch.equal(vq.encode(images), plain)
+        cl = vq.encode_latent(images.contiguous(memory_format=torch.channels_last))
+        torch.testing.assert_close(cl, vq.encode_latent(images), atol=1e-4, rtol=1e-4)
