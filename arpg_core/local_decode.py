@@ -37,8 +37,8 @@ from .tokenizer import AttnBlock, ResBlock, VQModel
 
 # The engine's choice (one place): levels decoded on the whole grid, the margin around the pasted box in
 # tokens, and the largest share of the window's area the crop may cover before a full decode is cheaper.
-SPLIT_LEVEL = 1
-MARGIN_TOKENS = 3
+SPLIT_LEVEL = 2
+MARGIN_TOKENS = 2
 MAX_AREA_FRACTION = 0.6
 
 
