@@ -16,7 +16,7 @@ Two things differ from the full decode there:
   tokenizers have none, so for them a full margin is exact). They can instead come from the sums of a full
   pass over a grid that differs only inside the box (``reference_sums``), with the box's part replaced by
   the crop's own: exact for the same grid, close for a grid changed inside the box. The crop's own
-  statistics alone are far off (a mean error of 20 to 50 8-bit units), and exact ones need a full pass, so
+  statistics alone are far off (a mean error of 5 to 53 8-bit units), and exact ones need a full pass, so
   the engine decodes what it pastes in full and uses the region decode for previews (``PasteDecoder``).
 
 Both errors are measured, in 8-bit pixel units, by ``benchmarks/bench_region_decode.py`` and recorded in
@@ -221,10 +221,11 @@ class PasteDecoder:
     def __init__(self, vq: VQModel, grid_hw: tuple[int, int], box: Box | None, margin: int = MARGIN_TOKENS):
         self.vq = vq
         self.margin = margin
-        self.box = box
-        if box is not None:
+        self.split = min(SPLIT_LEVEL, len(vq.decoder.conv_blocks) - 1)  # a tokenizer with fewer levels
+        self.box = box if self.split >= 1 else None
+        if self.box is not None:
             full = grid_hw[0] * grid_hw[1] * vq.cfg.downsample**2
-            if crop_box(vq, grid_hw, box, margin).area > MAX_AREA_FRACTION * full:
+            if crop_box(vq, grid_hw, box, margin, self.split).area > MAX_AREA_FRACTION * full:
                 self.box = None  # the crop would cost about as much as the whole window
         self._reference: list[NormSums] | None = None
         self._last: tuple[Tensor, Tensor] | None = None  # the last exact decode: codes, images
@@ -241,14 +242,14 @@ class PasteDecoder:
         the pasted box from a region decode, and outside it the reference's pixels, which are not pasted."""
         box = self.box
         if not exact and box is not None and self._reference is not None:
-            region = decode_region(self.vq, codes, box, margin=self.margin, reference=self._reference)
+            region = decode_region(self.vq, codes, box, margin=self.margin, split=self.split, reference=self._reference)
             out = self._last[1][:1].expand(codes.shape[0], -1, -1, -1).clone()
             out[:, :, box.y0 : box.y1, box.x0 : box.x1] = region
             return out
         if self._last is not None and torch.equal(self._last[0], codes):
             return self._last[1]  # the last step's preview already decoded this grid
         if box is not None and codes.shape[0] == 1:
-            images, self._reference = reference_sums(self.vq, codes, box)
+            images, self._reference = reference_sums(self.vq, codes, box, self.split)
         else:
             images = self.vq.decode(codes)
         self._last = (codes.clone(), images)

@@ -164,3 +164,20 @@ def test_engine_previews_decode_the_box_and_leave_the_result_unchanged():
         assert shown == (8 if preview else 0)
     assert engine._paste.box is not None and engine._paste._reference is not None  # previews used the box
     assert np.array_equal(results[0].images[0], results[1].images[0])  # what is pasted: exact either way
+
+
+def test_paste_decoder_on_a_tokenizer_with_few_levels():
+    torch.manual_seed(0)
+    two = VQModel(VQConfig(codebook_size=64, codebook_dim=8, z_channels=16, ch=16, ch_mult=(1, 2), num_groups=4))
+    one = VQModel(VQConfig(codebook_size=64, codebook_dim=8, z_channels=16, ch=16, ch_mult=(1,), num_groups=4))
+    write = np.zeros((32, 32), np.float32)
+    write[10:14, 10:14] = 1.0
+    codes = torch.randint(0, 64, (1, 16, 16))
+    with torch.inference_mode():
+        dec = ld.PasteDecoder.for_window(two.eval(), (16, 16), write, (32, 32), previews=True)
+        assert dec.split == 1 and dec.box is not None
+        dec.decode(codes, exact=False)
+        assert dec.decode(codes, exact=False).shape == (1, 3, 32, 32)  # from the box, at split 1
+        flat = ld.PasteDecoder.for_window(one.eval(), (16, 16), np.pad(write, (0, 0))[:16, :16], (16, 16), True)
+        assert flat.box is None  # one level: nothing below the attention to crop
+        torch.testing.assert_close(flat.decode(codes, exact=False), one.decode(codes))
