@@ -39,6 +39,7 @@ from .edits import (
     seam_first_order,
     token_mask,
 )
+from .local_decode import PasteDecoder
 from .model import ARPG, rope_table
 from .progress import RecentRate
 from .quant import quantize_int8
@@ -159,6 +160,7 @@ class Engine:
         device: str | torch.device = "cpu",
         precision: str = "auto",
         threads: dict | None = None,
+        int8_source=None,  # the ARPG weights file, for the int8 cache (arpg_core.int8_cache)
     ):
         self.device = torch.device(device)
         self.parameters = sum(p.numel() for p in arpg.parameters())  # before int8 hides them in packed weights
@@ -169,7 +171,7 @@ class Engine:
         if self.precision == "bf16":
             arpg = arpg.to(torch.bfloat16)
         elif self.precision == "int8":
-            arpg = quantize_int8(arpg)
+            arpg = quantize_int8(arpg, int8_source)
         self.arpg = arpg
         self.vq = vq.to(self.device).eval()
         self.name = name
@@ -304,6 +306,7 @@ class Engine:
             crops = [c[ys, xs] for c in canvases]
             tokens, pad_hw = self._encode_window(crops, job.unknown_px, win)
             plan = plan_from_mask(tokens, job.unknown_tokens, self.side)
+            self._paste = PasteDecoder.for_window(self.vq, plan.grid_hw, job.write, pad_hw, r.preview)
             steps = self._decode(plan, r, generators)
             for b in range(B):
                 orders[b].append([])
@@ -416,13 +419,13 @@ class Engine:
         self._timings["encode"] += time.perf_counter() - t0
         return tokens, (wh, ww)
 
-    def _grid_images(self, grid: torch.Tensor, plan: DecodePlan) -> torch.Tensor:
+    def _grid_images(self, grid: torch.Tensor, plan: DecodePlan, exact: bool = True) -> torch.Tensor:
         """Decode (B, side*side) token grids of a plan to float images (B, 3, h*p, w*p) in [-1, 1]."""
         h, w = plan.grid_hw
         B = grid.shape[0]
         codes = grid.view(B, plan.side, plan.side)[:, :h, :w].clamp(min=0)  # (B, h, w)
         with torch.inference_mode():
-            return self.vq.decode(codes.to(self.device)).float().cpu()
+            return self._paste.decode(codes.to(self.device), exact=exact).float().cpu()
 
     def _decode_window(self, grid, plan, pad_hw, win: Window) -> list[np.ndarray]:
         t0 = time.perf_counter()
@@ -442,7 +445,7 @@ class Engine:
         in the windows still to come, are shown neutral grey."""
         t0 = time.perf_counter()
         grid = step.grid[:1]
-        img = _to_uint8(self._grid_images(grid, plan))[0]
+        img = _to_uint8(self._grid_images(grid, plan, exact=step.step == step.num_steps - 1))[0]
         h, w = plan.grid_hw
         p = self.patch
         pending = (grid.view(plan.side, plan.side)[:h, :w] < 0).numpy()

@@ -8,9 +8,16 @@ import torch
 from .loading import quantize_int8_
 
 
-def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+def quantize_int8(model: torch.nn.Module, source=None) -> torch.nn.Module:
     """``model`` with every nn.Linear replaced by a dynamically quantized int8 Linear (CPU only).
 
     In place, layer by layer: no copy of the model is made, and each fp32 weight is freed once its int8
-    version exists (unless the caller still holds it). Returns the same module."""
+    version exists (unless the caller still holds it). Returns the same module. ``source``: the weights file
+    the model was read from, for the int8 cache (arpg_core.int8_cache) when that is switched on."""
+    if source is not None:
+        from . import int8_cache
+
+        if int8_cache.enabled():
+            int8_cache.quantize_cached(model, source)
+            return model
     return quantize_int8_(model)

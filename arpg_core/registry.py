@@ -82,4 +82,6 @@ def load_engine(
     names = class_names_for(arpg.cfg.num_classes, arpg_ckpt.metadata)
     recorded = arpg_ckpt.metadata.get("model")
     name = model if model in REGISTRY or model == recorded else Path(model).stem
-    return Engine(arpg, vq, class_names=names, name=name, device=dev, precision=precision, threads=threads)
+    return Engine(
+        arpg, vq, class_names=names, name=name, device=dev, precision=precision, threads=threads, int8_source=model_path
+    )

@@ -281,8 +281,12 @@ class VQModel(nn.Module):
         return z
 
     def encode(self, images: Tensor) -> Tensor:
-        """Images (B, 3, H, W) in [-1, 1] -> codes LongTensor (B, H/ds, W/ds)."""
-        return self.quantize(self.encode_latent(images))[1]
+        """Images (B, 3, H, W) in [-1, 1] -> codes LongTensor (B, H/ds, W/ds).
+
+        The images go in channels-last: oneDNN's convolutions then keep that layout through the encoder, 12 %
+        less CPU for VQ-16 at 256 px, with latents within 1e-5 of the default layout's and the same codes
+        (docs/performance.md). The decoder gains nothing from it and keeps the default."""
+        return self.quantize(self.encode_latent(images.contiguous(memory_format=torch.channels_last)))[1]
 
     def codes_to_latent(self, codes: Tensor) -> Tensor:
         """Codes (B, h, w) -> codebook rows as a channel-first latent (B, codebook_dim, h, w)."""
@@ -290,10 +294,12 @@ class VQModel(nn.Module):
 
     def decode_latent(self, z_q: Tensor) -> Tensor:
         out = self.decoder(self.post_quant_conv(z_q))
-        if self.cfg.colour_path:  # (B, 3, h, w) cell colours, bilinear up to (B, 3, H, W)
-            cell = self.colour_out(z_q)
-            out = out + F.interpolate(cell, scale_factor=self.cfg.downsample, mode="bilinear", align_corners=False)
-        return out
+        return out + self.colour_term(z_q) if self.cfg.colour_path else out
+
+    def colour_term(self, z_q: Tensor) -> Tensor:
+        """The colour path's share of the output: (B, 3, h, w) cell colours, bilinear up to (B, 3, H, W)."""
+        cell = self.colour_out(z_q)
+        return F.interpolate(cell, scale_factor=self.cfg.downsample, mode="bilinear", align_corners=False)
 
     def decode(self, codes: Tensor) -> Tensor:
         """Codes (B, h, w) -> images (B, 3, h*ds, w*ds), roughly in [-1, 1] but not clamped."""

@@ -1,11 +1,16 @@
 """Peak memory and time to the first step of an ARPG-L inpaint through the CLI, fp32 and int8.
 
     python benchmarks/bench_memory.py [--dir /tmp/arpg-bench] [--precisions fp32,int8] [--steps 64]
+    python benchmarks/bench_memory.py --precisions int8,int8-cache-cold,int8-cache-warm   # the int8 cache
 
 Writes ARPG-L-size and VQ-16-size random weights (official layout, every ARPG matrix N(0, 0.02)) as our
 safetensors into --dir the first time, then runs ``arpg-studio inpaint`` (a 256 px image, a 64x64 px mask)
 in a fresh process per precision and reports its peak RSS (getrusage), the seconds from process start to
 the first progress report, the process's CPU time, and the load average around the run.
+
+``int8-cache-cold`` and ``int8-cache-warm`` run int8 with the int8 weight cache switched on
+(``ARPG_STUDIO_INT8_CACHE=1``, the cache in --dir): cold starts without one (the run quantizes and writes
+it), warm finds the one the cold run wrote.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -95,21 +101,27 @@ def main() -> None:
     print(f"weights on disk: {weights:.2f} GB")
     print("| precision | peak RSS GB | / weights | first step s | total s | CPU s | loadavg before / after |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for precision in args.precisions.split(","):
+    for row in args.precisions.split(","):
+        precision, env = row, dict(os.environ, ARPG_STUDIO_INT8_CACHE="0")
+        if row.startswith("int8-cache"):
+            precision = "int8"
+            env.update(ARPG_STUDIO_INT8_CACHE="1", ARPG_STUDIO_CACHE=str(folder / "cache"))
+            if row.endswith("cold"):
+                shutil.rmtree(folder / "cache" / "int8", ignore_errors=True)
         cli = ["inpaint", str(folder / "img256.png"), "--mask", str(folder / "mask64.png")]
         cli += ["-o", str(folder / f"out-{precision}.png"), "--force", "--steps", str(args.steps), "--seed", "1"]
         cli += ["--model", str(folder / "arpg-l.safetensors"), "--tokenizer", str(folder / "vq16.safetensors")]
         cli += ["--precision", precision, "--threads", args.threads]
         before = os.getloadavg()[0]
-        proc = subprocess.run([sys.executable, __file__, "--child", *cli], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", *cli], capture_output=True, text=True, env=env)
         after = os.getloadavg()[0]
         lines = [line for line in proc.stderr.splitlines() if line.startswith("RESULT ")]
         if proc.returncode or not lines:
-            print(f"| {precision} | failed: {proc.stderr.strip().splitlines()[-1:]} | | | | | |")
+            print(f"| {row} | failed: {proc.stderr.strip().splitlines()[-1:]} | | | | | |")
             continue
         r = json.loads(lines[-1][len("RESULT ") :])
         print(
-            f"| {precision} | {r['peak_rss_gb']:.2f} | {r['peak_rss_gb'] / weights:.2f}x | {r['first_step_s']:.2f} | "
+            f"| {row} | {r['peak_rss_gb']:.2f} | {r['peak_rss_gb'] / weights:.2f}x | {r['first_step_s']:.2f} | "
             f"{r['total_s']:.1f} | {r['cpu_s']:.1f} | {before:.2f} / {after:.2f} |",
             flush=True,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -167,3 +169,16 @@ def test_texture_term_asks_for_the_inputs_texture_energy_not_its_phase():
     torch.manual_seed(0)
     _, parts, _ = vq_loss(VQModel(TINY), images, VQTrainConfig(texture_weight=1.0))
     assert parts["texture"] > 0
+
+
+def test_encode_in_channels_last_gives_the_default_layouts_codes():
+    from arpg_core.checkpoints import build_vq, read_checkpoint
+
+    vq = build_vq(read_checkpoint(Path(__file__).parent.parent / "assets" / "embedded-tokenizer.safetensors"))
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 128, 128, generator=g) * 2 - 1
+    with torch.inference_mode():
+        plain = vq.quantize(vq.encode_latent(images))[1]  # the default (NCHW) layout all through
+        assert torch.equal(vq.encode(images), plain)
+        cl = vq.encode_latent(images.contiguous(memory_format=torch.channels_last))
+        torch.testing.assert_close(cl, vq.encode_latent(images), atol=1e-4, rtol=1e-4)
