@@ -8,7 +8,8 @@ hashed, so a refactor of the edit path can show it changed no pixel.
 The inputs are synthesized deterministically here or taken from tests/data, the requests run in one process
 through ``arpg_core.cli.main`` with one CPU thread (the same arithmetic on every machine size), and each
 output file is decoded with Pillow: the hash covers its mode, size and pixels, not the file's bytes (so
-metadata does not count). ``--check`` exits 1 naming every request whose pixels differ.
+metadata does not count), the alpha channel hashed apart from the colours. ``--check`` exits 1 naming every
+request whose pixels differ.
 """
 
 from __future__ import annotations
@@ -102,12 +103,20 @@ def requests(i: dict[str, Path]) -> dict[str, list[str]]:
     return {name: line.split() for name, line in table.items()}  # the temp folder's paths have no spaces
 
 
-def pixel_hash(path: Path) -> str:
+def pixel_hashes(path: Path) -> dict[str, str]:
+    """sha256 of the colour channels, and of the alpha channel apart (``NAME:alpha``) when there is one."""
     with Image.open(path) as im:
         im.load()
         arr = np.asarray(im)
-        head = f"{im.mode} {im.size[0]}x{im.size[1]}\n".encode()
-    return hashlib.sha256(head + np.ascontiguousarray(arr).tobytes()).hexdigest()
+        mode, (w, h) = im.mode, im.size
+    out = {}
+    channels = (
+        {path.name: arr[..., :3], f"{path.name}:alpha": arr[..., 3]} if mode in ("RGBA", "LA") else {path.name: arr}
+    )
+    for name, a in channels.items():
+        head = f"{mode} {w}x{h}\n".encode()
+        out[name] = hashlib.sha256(head + np.ascontiguousarray(a).tobytes()).hexdigest()
+    return out
 
 
 def run_all() -> dict[str, dict[str, str]]:
@@ -125,7 +134,7 @@ def run_all() -> dict[str, dict[str, str]]:
             code = main(argv)
             if code != 0:
                 raise SystemExit(f"{name}: arpg-studio {' '.join(argv)} exited {code}")
-            out[name] = {p.name: pixel_hash(p) for p in sorted(target.iterdir())}
+            out[name] = {k: v for p in sorted(target.iterdir()) for k, v in pixel_hashes(p).items()}
             print(f"{name}: {len(out[name])} file(s)", file=sys.stderr, flush=True)
     return out
 
