@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from arpg_core.choices import MODES
+
 from . import engine_loader, estimates, file_dialogs, files
 from .actions import build_menus, make_actions, shortcut_rows
 from .canvas import CanvasView
@@ -36,7 +38,7 @@ from .jobs import CallJob
 from .models_dialog import ModelsDialog
 from .panels import SidePanel, VariantStrip
 from .settings import APP, ORG, Settings
-from .state import MODES, AppState, Params
+from .state import AppState, Params
 from .style import style_sheet
 from .welcome import WelcomeDialog
 from .widgets import LinkLabel

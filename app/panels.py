@@ -29,8 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from arpg_core.choices import CFG_SCHEDULES, MODES, SCHEDULES
+from arpg_core.validate import MAX_VARIANTS
+
 from .convert import thumbnail
-from .state import CFG_SCHEDULES, MODE_TITLES, MODE_VERBS, MODES, SCHEDULES, AppState
+from .state import MODE_TITLES, MODE_VERBS, AppState
 
 NONE_CLASS = "none"
 SCALE_PRESETS = (1.25, 1.5, 2.0)
@@ -228,16 +231,20 @@ class SidePanel(QWidget):
         completer.activated.connect(self._class_edited)
         self.class_edit.editingFinished.connect(self._class_edited)
         form.addRow("Class", self.class_edit)
-        self.steps = _spin(1, 256, p.steps, tip="Decoding steps: more is slower and usually cleaner")
-        self.steps.valueChanged.connect(lambda v: self.state.set_params(steps=int(v)))
+        self.steps = _spin(1, 256, p.sampling.num_steps, tip="Decoding steps: more is slower and usually cleaner")
+        self.steps.valueChanged.connect(lambda v: self.state.set_params(num_steps=int(v)))
         form.addRow("Steps", self.steps)
-        self.cfg = _spin(0.0, 20.0, p.cfg_scale, 0.5, 2, "Classifier-free guidance: how strongly to follow the class")
+        self.cfg = _spin(
+            0.0, 20.0, p.sampling.cfg_scale, 0.5, 2, "Classifier-free guidance: how strongly to follow the class"
+        )
         self.cfg.valueChanged.connect(lambda v: self.state.set_params(cfg_scale=float(v)))
         form.addRow("CFG", self.cfg)
-        self.temperature = _spin(0.05, 3.0, p.temperature, 0.05, 2, "Sampling temperature: higher is more varied")
+        self.temperature = _spin(
+            0.05, 3.0, p.sampling.temperature, 0.05, 2, "Sampling temperature: higher is more varied"
+        )
         self.temperature.valueChanged.connect(lambda v: self.state.set_params(temperature=float(v)))
         form.addRow("Temperature", self.temperature)
-        self.variants = _spin(1, 16, p.variants, tip="Results per run, shown in the strip under the canvas")
+        self.variants = _spin(1, MAX_VARIANTS, p.variants, tip="Results per run, shown in the strip under the canvas")
         self.variants.valueChanged.connect(lambda v: self.state.set_params(variants=int(v)))
         form.addRow("Variants", self.variants)
         seed_row = QHBoxLayout()
@@ -271,10 +278,12 @@ class SidePanel(QWidget):
         form = QFormLayout(self.advanced)
         form.setContentsMargins(12, 0, 0, 0)
         p = self.state.params
-        self.top_k = _spin(0, 100000, p.top_k, tip="Sample from the k most likely tokens only (0 = all)")
+        self.top_k = _spin(0, 100000, p.sampling.top_k, tip="Sample from the k most likely tokens only (0 = all)")
         self.top_k.valueChanged.connect(lambda v: self.state.set_params(top_k=int(v)))
         form.addRow("Top-k", self.top_k)
-        self.top_p = _spin(0.01, 1.0, p.top_p, 0.05, 2, "Nucleus sampling: keep the smallest set with this mass")
+        self.top_p = _spin(
+            0.01, 1.0, p.sampling.top_p, 0.05, 2, "Nucleus sampling: keep the smallest set with this mass"
+        )
         self.top_p.valueChanged.connect(lambda v: self.state.set_params(top_p=float(v)))
         form.addRow("Top-p", self.top_p)
         self.schedule = QComboBox()
@@ -342,13 +351,13 @@ class SidePanel(QWidget):
     def _sync_params(self) -> None:
         p = self.state.params
         pairs = (
-            (self.steps, p.steps),
-            (self.cfg, p.cfg_scale),
-            (self.temperature, p.temperature),
+            (self.steps, p.sampling.num_steps),
+            (self.cfg, p.sampling.cfg_scale),
+            (self.temperature, p.sampling.temperature),
             (self.variants, p.variants),
             (self.seed, min(p.seed, 2**31 - 1)),
-            (self.top_k, p.top_k),
-            (self.top_p, p.top_p),
+            (self.top_k, p.sampling.top_k),
+            (self.top_p, p.sampling.top_p),
             (self.feather, p.feather),
         )
         for widget, value in pairs:
@@ -366,7 +375,7 @@ class SidePanel(QWidget):
             widget.blockSignals(True)
             widget.setChecked(value)
             widget.blockSignals(False)
-        for combo, text in ((self.schedule, p.schedule), (self.cfg_schedule, p.cfg_schedule)):
+        for combo, text in ((self.schedule, p.sampling.schedule), (self.cfg_schedule, p.sampling.cfg_schedule)):
             combo.blockSignals(True)
             combo.setCurrentText(text)
             combo.blockSignals(False)

@@ -150,7 +150,7 @@ def test_cancel_mid_run_leaves_the_document_unchanged(window, qtbot, photo):
     s = window.state
     s.mask[10:30, 10:30] = 255
     s.mask[60:90, 80:120] = 255
-    s.set_params(steps=64, variants=1)
+    s.set_params(num_steps=64, variants=1)
     window.controller.refresh_plan()
     before_rgb, before_mask, undo_count = s.rgb, s.mask.copy(), s.undo_stack.count()
     seen = []
@@ -245,7 +245,7 @@ def test_ui_stays_responsive_during_a_run(window, qtbot, photo):
     for y in range(4, 96, 24):  # separate islands: one window each, so the run takes a while
         for x in range(4, 128, 24):
             s.mask[y : y + 8, x : x + 8] = 255
-    s.set_params(steps=64, variants=2)
+    s.set_params(num_steps=64, variants=2)
     window.controller.refresh_plan()
     ticks = []
     timer = QTimer(interval=10)
@@ -403,12 +403,12 @@ def test_settings_persist_across_windows(qtbot, engine):
     first.quiet = True
     qtbot.addWidget(first)
     first.state.set_brush_size(77)
-    first.state.set_params(steps=21, cfg_scale=4.5)
+    first.state.set_params(num_steps=21, cfg_scale=4.5)
     first.close()
     second = MainWindow(engine=engine)
     qtbot.addWidget(second)
     assert second.state.brush_size == 77
-    assert second.state.params.steps == 21 and second.state.params.cfg_scale == 4.5
+    assert second.state.params.sampling.num_steps == 21 and second.state.params.sampling.cfg_scale == 4.5
     assert second.panel.steps.value() == 21
 
 
