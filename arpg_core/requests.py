@@ -235,8 +235,7 @@ class GenerateRequest(EditRequest):
 
 REQUEST_TYPES: dict[str, type[EditRequest]] = {
     cls.mode: cls for cls in (InpaintRequest, OutpaintRequest, ExpandRequest, GenerateRequest)
-}
-assert tuple(REQUEST_TYPES) == MODES
+}  # in the order of choices.MODES (tests/test_requests.py)
 
 
 def request_type(mode: str) -> type[EditRequest]:
