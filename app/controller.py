@@ -8,18 +8,19 @@ import logging
 import random
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import fields, replace
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from arpg_core.edits import lanczos_2x
+from arpg_core.placement import Document, NoLongerFits, apply
+from arpg_core.plans import lanczos_result
+from arpg_core.requests import build_request, default
 
 from .history import EditHistory, HistoryEntry
 from .jobs import EditJob, LoadJob
 from .softmask import has_soft, soften
-from .state import MODE_VERBS, AppState, EngineInfo, Snapshot, Variant
+from .state import MODE_VERBS, AppState, EngineInfo, Params, Snapshot, Variant
 
 log = logging.getLogger("arpg_studio.controller")
 PREVIEW_INTERVAL = 0.2  # s between live previews
@@ -138,93 +139,68 @@ class RunController(QObject):
         self._plan_timer.start()
 
     def request(self, seed: int | None = None, preview: bool = True):
-        from arpg_core.pipeline import EditRequest
-
+        """The request of the current mode from the document and the panel's settings (by name, arpg_core.requests)."""
         s, p = self.state, self.state.params
-        image = None if s.mode == "generate" else s.rgb
-        return EditRequest(
-            mode=s.mode,
-            image=image,
-            mask=s.mask > 0 if s.mode == "inpaint" and s.mask is not None else None,
+        values = p.request_values()
+        if seed is not None:
+            values["seed"] = seed
+        return build_request(
+            s.mode,
+            image=s.rgb,
+            mask=None if s.mask is None else s.mask > 0,
             extend=tuple(s.extend),
-            label=p.label,
-            steps=p.steps,
-            cfg_scale=p.cfg_scale,
-            cfg_schedule=p.cfg_schedule,
-            schedule=p.schedule,
-            temperature=p.temperature,
-            top_k=p.top_k,
-            top_p=p.top_p,
-            seed=p.seed if seed is None else seed,
-            variants=p.variants,
-            feather=p.feather,
-            seam_first=p.seam_first,
-            expand_lock=EditRequest.expand_lock if p.keep_source else 0.0,  # the engine's default, or off
+            expand_lock=default("expand_lock") if p.keep_source else 0.0,  # the core's default, or off
             preview=preview,
             preview_interval=PREVIEW_INTERVAL,
+            **values,
         )
 
-    def blocked_reason(self) -> str:
+    def _plan(self, seed: int | None = None, preview: bool = True):
+        """Why a run cannot start now ("" when it can), and the checked plan of the request it would run (or None).
+        The request is built once and checked once (by ``engine.plan``)."""
         s = self.state
-        if s.running:
-            return "Running…"
         if self.engine is None:
-            return "Loading the model…" if self.loading else "No model loaded: choose one in Edit > Models…"
+            return ("Loading the model…" if self.loading else "No model loaded: choose one in Edit > Models…"), None
         if s.mode != "generate" and not s.has_image:
-            return "Open an image first"
+            return "Open an image first", None
         if s.mode == "inpaint" and not s.mask.any():
-            return "Paint a mask first"
+            return "Paint a mask first", None
         if s.mode == "outpaint" and sum(s.extend) == 0:
-            return "Drag a handle or pick a size to extend the canvas"
+            return "Drag a handle or pick a size to extend the canvas", None
         try:
-            self.engine.check(self.request(preview=False))
+            plan = self.engine.plan(self.request(seed, preview))
         except ValueError as e:
-            text = str(e)
-            return text[:1].upper() + text[1:]
-        return ""
+            return _sentence(e), None
+        return ("Running…" if s.running else ""), plan
+
+    def blocked_reason(self) -> str:
+        if self.state.running:
+            return "Running…"
+        return self._plan(preview=False)[0]
 
     def refresh_plan(self) -> None:
-        reason = self.blocked_reason()
-        windows = []
-        if self.engine is not None and (not reason or self.state.running):
-            try:
-                windows = self._scene_windows(self.engine.windows(self.request(preview=False)))
-            except (ValueError, AttributeError, TypeError):
-                windows = []
-        self.state.set_plan(windows, reason)
-
-    def _scene_windows(self, windows) -> list[tuple[float, float, float, float, float]]:
-        """Engine windows in document coordinates, each with its token size in document px."""
-        s, patch = self.state, self.engine.patch
-        out = []
-        for w in windows:
-            if s.mode == "outpaint":
-                l, t = s.extend[0], s.extend[1]
-                out.append((w.x0 - l, w.y0 - t, w.x1 - l, w.y1 - t, float(patch)))
-            elif s.mode == "expand":
-                out.append((w.x0, w.y0, w.x1, w.y1, patch / 2))
-            else:
-                out.append((w.x0, w.y0, w.x1, w.y1, patch / w.scale))
-        return out
+        reason, plan = self._plan(preview=False)
+        self.state.set_plan(plan.document_windows() if plan is not None else [], reason)
 
     # --- running -----------------------------------------------------------------------------------
 
     def run(self, new_seed: bool = False) -> bool:
         """Start the primary action; returns False (and says why on the status bar) when it cannot run."""
         s = self.state
-        reason = self.blocked_reason()
+        seed = random.randrange(2**31) if new_seed or s.params.random_seed else None
+        reason, plan = self._plan(seed) if not s.running else ("Running…", None)
         if reason:
             s.message.emit(reason)
             return False
-        if new_seed or s.params.random_seed:
-            s.set_params(seed=random.randrange(2**31))
-        return self._start(self.request())
+        if seed is not None:
+            s.set_params(seed=seed)
+        return self._start(plan)
 
-    def _start(self, request, show_index: int | None = None) -> bool:
-        s = self.state
+    def _start(self, plan, show_index: int | None = None) -> bool:
+        s, request = self.state, plan.request
         self._show_index = show_index
-        self._run_mask = s.mask.copy() if request.mode == "inpaint" and s.mask is not None else None
-        job = EditJob(self.engine, request)
+        self._run_mask = s.mask.copy() if plan.placement.masked and s.mask is not None else None
+        job = EditJob(self.engine, plan)
         job.progress.connect(self._on_progress)
         job.preview.connect(self._on_preview)
         job.finished.connect(self._on_finished)
@@ -255,26 +231,26 @@ class RunController(QObject):
 
     def _on_preview(self, image: np.ndarray) -> None:
         if self._is_current():
-            self.state.set_preview(
-                self._place(Variant(image, "preview", self.job.request.mode, extend=self.job.request.extend))
-            )
+            self.state.set_preview(_placed(Variant(image, "preview", self.job.request.mode), self.job.plan.placement))
 
     def _on_finished(self, result) -> None:
         if not self._is_current():
             return
         job = self.job
-        if job.request.mode != "generate" and self._source is not self.state.rgb:
+        if result.placement.source is not None and self._source is not self.state.rgb:
             self.state.message.emit("The image changed during the run; its results were dropped")
             return
         r = job.request
-        images = result.images
-        if r.mode == "inpaint" and has_soft(self._run_mask):  # a soft brush: its edge fades the result in
-            images = [soften(self._source, img, self._run_mask, r.feather) for img in images]
+        if result.placement.masked and has_soft(self._run_mask):  # a soft brush: its edge fades the result in
+            result = replace(
+                result, images=[soften(self._source, im, self._run_mask, r.feather) for im in result.images]
+            )
         variants = []
-        for i, (img, seed) in enumerate(zip(images, result.seeds)):
+        for i, seed in enumerate(result.seeds):
             # the run's request (no pixels kept) and which variant this is: replaying the run gives these pixels
-            meta = {"request": replace(r, image=None, preview=False), "index": i, "mask": self._run_mask}
-            variants.append(self._place(Variant(img, f"#{i + 1}  seed {seed}", r.mode, seed, r.extend, meta=meta)))
+            meta = {"request": _without_pixels(r), "index": i, "mask": self._run_mask}
+            v = Variant(result.images[i], f"#{i + 1}  seed {seed}", r.mode, seed, meta=meta, result=result, index=i)
+            variants.append(_placed(v, result.placement))
         self.state.set_variants(variants)
         if self._show_index is not None:  # a replay: show the variant that was applied
             self.state.set_current(self._show_index)
@@ -302,15 +278,9 @@ class RunController(QObject):
         self._retired = [j for j in self._retired if j.thread.isRunning()]
 
     def _document_replaced(self) -> None:
-        if self.job is not None and self._source is not self.state.rgb and self.job.request.mode != "generate":
+        job = self.job
+        if job is not None and self._source is not self.state.rgb and job.plan.placement.source is not None:
             self.cancel()
-
-    def _place(self, v: Variant) -> Variant:
-        if v.mode == "outpaint":
-            v.x, v.y = -float(v.extend[0]), -float(v.extend[1])
-        elif v.mode == "expand":
-            v.scale = 0.5
-        return v
 
     def shutdown(self, ms: int = 5000) -> None:
         """Cancel what runs and wait for the worker threads to end (on close)."""
@@ -325,57 +295,39 @@ class RunController(QObject):
         s = self.state
         if not s.has_image:
             return
-        v = Variant(lanczos_2x(s.rgb), "Lanczos 2x", "expand", meta={"baseline": True})
-        s.add_variant(self._place(v))
+        result = lanczos_result(s.rgb)
+        v = Variant(result.images[0], "Lanczos 2x", "expand", meta={"baseline": True}, result=result)
+        s.add_variant(_placed(v, result.placement))
         s.message.emit("Lanczos 2x baseline added to the variants")
 
     def apply_current(self) -> bool:
+        """Apply the variant shown as one undoable step: ``arpg_core.placement.apply`` says where it lands."""
         s = self.state
         v = s.current_variant()
-        if v is None or s.running:
+        if v is None or s.running or v.result is None:
             return False
-        if v.mode == "generate" and not s.has_image:
+        p = v.result.placement
+        if p.source is None and not s.has_image:  # a new image into the empty window
             s.load_document(v.image, saved=False)
             return True
         if s.rgb is None:
             return False
-        H, W = s.rgb.shape[:2]
-        ox, oy, ow, oh = s.origin
-        alpha, mask = s.alpha, s.mask
-        if v.mode == "inpaint":
-            if v.image.shape[:2] != (H, W):
-                s.message.emit("This result no longer fits the image")
-                return False
-            kept = np.zeros_like(mask) if s.params.clear_mask_after_apply else mask.copy()
-            after = Snapshot(v.image, alpha, kept, s.origin)
-        elif v.mode == "outpaint":
-            l, t, r, b = v.extend
-            if v.image.shape[:2] != (H + t + b, W + l + r):
-                s.message.emit("This result no longer fits the image")
-                return False
-            pad = ((t, b), (l, r))
-            alpha = None if alpha is None else np.pad(alpha, pad, constant_values=255)
-            after = Snapshot(v.image, alpha, np.pad(mask, pad), (ox + l, oy + t, ow, oh))
-        elif v.mode == "expand":
-            if v.image.shape[:2] != (2 * H, 2 * W):
-                s.message.emit("This result no longer fits the image")
-                return False
-            if alpha is not None:
-                alpha = cv2.resize(alpha, (2 * W, 2 * H), interpolation=cv2.INTER_LINEAR)
-            big = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)
-            after = Snapshot(v.image, alpha, big, (2 * ox, 2 * oy, 2 * ow, 2 * oh))
-        else:
-            h, w = v.image.shape[:2]
-            after = Snapshot(v.image, None, np.zeros((h, w), bool), (0.0, 0.0, 0.0, 0.0))
+        try:
+            doc = apply(Document(s.rgb, s.alpha, s.mask), v.result, v.index)
+        except NoLongerFits as e:
+            s.message.emit(str(e))
+            return False
+        mask = np.zeros_like(doc.mask) if p.masked and s.params.clear_mask_after_apply else doc.mask
+        after = Snapshot(doc.rgb, doc.alpha, mask, p.rect(*s.origin))
         size = s.size
         command = s.push_document(
             after, f"Apply {MODE_VERBS[v.mode].lower()}" + (" (Lanczos)" if v.meta.get("baseline") else "")
         )
         self._record(v, size, command)
         s.clear_variants()
-        if v.mode == "outpaint":
+        if p.extends:  # the canvas grew around the image: the extension is used up, the view keeps its place
             s.set_extend((0, 0, 0, 0))
-            s.view_shift.emit(float(v.extend[0]), float(v.extend[1]))
+            s.view_shift.emit(float(p.offset[0]), float(p.offset[1]))
         s.message.emit("Applied. Ctrl+Z undoes it")
         return True
 
@@ -413,22 +365,7 @@ class RunController(QObject):
         s.set_mode(entry.mode)
         if r is None:
             return
-        s.set_params(
-            steps=r.steps,
-            cfg_scale=r.cfg_scale,
-            cfg_schedule=r.cfg_schedule,
-            schedule=r.schedule,
-            temperature=r.temperature,
-            top_k=r.top_k,
-            top_p=r.top_p,
-            seed=r.seed,
-            random_seed=False,
-            variants=r.variants,
-            label=r.label,
-            feather=r.feather,
-            seam_first=r.seam_first,
-            keep_source=r.expand_lock > 0,
-        )
+        s.set_params(**Params.of_request(r), random_seed=False)
         if entry.mode == "inpaint" and entry.mask is not None:
             if s.mask is not None and entry.mask.shape == s.mask.shape:
                 s.set_mask(entry.mask, "Mask from the history")
@@ -455,19 +392,33 @@ class RunController(QObject):
         if r.mode == "inpaint" and (r.mask is None or r.mask.shape != s.rgb.shape[:2]):
             s.message.emit("The image has changed size since this edit; it cannot run on it again")
             return False
-        request = replace(
-            r,
-            image=None if r.mode == "generate" else s.rgb,
-            preview=True,
-            preview_interval=PREVIEW_INTERVAL,
-        )
+        changes = {"preview": True, "preview_interval": PREVIEW_INTERVAL}
+        if "image" in {f.name for f in fields(r)}:
+            changes["image"] = s.rgb
         try:
-            self.engine.check(request)
+            plan = self.engine.plan(replace(r, **changes))
         except ValueError as e:
-            s.message.emit(str(e)[:1].upper() + str(e)[1:])
+            s.message.emit(_sentence(e))
             return False
-        return self._start(request, show_index=entry.index)
+        return self._start(plan, show_index=entry.index)
 
     def replace_seed(self, variant: Variant) -> None:
         if variant.seed is not None:
             self.state.set_params(seed=variant.seed, random_seed=False)
+
+
+def _sentence(e: Exception) -> str:
+    text = str(e)
+    return text[:1].upper() + text[1:]
+
+
+def _without_pixels(r):
+    """A run's request as the history keeps it: no image (the mask stays, for Fill)."""
+    return (
+        replace(r, image=None, preview=False) if "image" in {f.name for f in fields(r)} else replace(r, preview=False)
+    )
+
+
+def _placed(v: Variant, placement) -> Variant:
+    v.x, v.y, v.scale = placement.view()
+    return v

@@ -29,10 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from arpg_core.choices import DEVICES
+
 from .settings import Settings
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = {
+# the core's devices and precisions (arpg_core.choices), as the dialog names them; bf16 is left to "auto",
+# which picks it where this machine measured it faster
+PRECISION_TEXT = {
     "auto": "auto (bf16 where measured faster here, else fp32)",
     "fp32": "fp32",
     "int8": "int8: fast mode (CPU)",
@@ -84,7 +87,7 @@ class PreferencesDialog(QDialog):
         self.device.addItems(DEVICES)
         form.addRow("Device", self.device)
         self.precision = QComboBox()
-        for key, text in PRECISIONS.items():
+        for key, text in PRECISION_TEXT.items():
             self.precision.addItem(text, key)
         self.precision.setToolTip("int8 quantizes the model's linear layers: faster and smaller on a CPU")
         form.addRow("Precision", self.precision)

@@ -12,6 +12,8 @@ import numpy as np
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from arpg_core.choices import MODES
+
 from . import file_dialogs, files
 from .convert import qimage_to_rgb, rgb_to_qimage
 from .dialogs import ExportDialog, FlattenDialog
@@ -236,9 +238,8 @@ class FileActions:
         if not s.has_image or (self._autosaved_count == self._change_count and not force):
             return None
         self._autosaved_count = self._change_count
-        meta = {
+        meta = {  # each one read back by ``recover``
             "source_path": str(s.source_path) if s.source_path else None,
-            "save_path": str(s.save_path) if s.save_path else None,
             "mode": s.mode,
             "extend": list(s.extend),
         }
@@ -263,7 +264,12 @@ class FileActions:
         src = data["meta"].get("source_path")
         s.load_document(data["rgb"], data["alpha"], data["icc"], data["exif"], Path(src) if src else None, saved=False)
         if data["mask"].shape == s.mask.shape:
-            s.mask[...] = np.where(data["mask"], 255, 0) if data["mask"].dtype == bool else data["mask"]
-            s.mask_changed.emit(self.canvas.sceneRect().toAlignedRect())
+            s.set_mask(data["mask"], "Recovered mask")  # through undo, as every change of the mask
+        meta = data["meta"]
+        if meta.get("mode") in MODES:
+            s.set_mode(meta["mode"])
+        extend = meta.get("extend")
+        if isinstance(extend, list) and len(extend) == 4 and all(isinstance(v, int) for v in extend):
+            s.set_extend(tuple(extend))
         s.message.emit("Recovered the autosaved document")
         self._sync_actions()

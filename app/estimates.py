@@ -121,17 +121,17 @@ def measure(steps: int, device: str = "cpu", name: str = OFFERED, cancel=None) -
     edit from the reference machine's (see the module's docstring). ``cancel`` (a threading.Event) stops it
     between two decoding steps."""
     from arpg_core.estimates import estimate
-    from arpg_core.pipeline import EditRequest
     from arpg_core.registry import load_engine
+    from arpg_core.requests import build_request
 
     engine = load_engine("embedded", device=device)
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
-    _edit(engine, EditRequest(mode="generate", label=0, steps=2, seed=0), cancel)  # warm-up: first calls allocate
+    _edit(engine, build_request("generate", label=0, num_steps=2, seed=0), cancel)  # warm-up: first calls allocate
     embedded = float("inf")
     for _ in range(3):  # the best of three, as for the matmul: what the machine does when nothing else runs
         t0 = time.perf_counter()
-        _edit(engine, EditRequest(mode="generate", label=0, steps=steps, seed=0), cancel)
+        _edit(engine, build_request("generate", label=0, num_steps=steps, seed=0), cancel)
         embedded = min(embedded, time.perf_counter() - t0)
         if embedded > 5:
             break

@@ -89,7 +89,7 @@ def write_autosave(rgb, alpha, mask, icc, exif, meta: dict, folder: Path | None 
     """Write the document in a background thread (arrays are snapshotted first); returns the thread."""
     folder = folder or autosave_dir()
     rgb, alpha, mask = rgb.copy(), None if alpha is None else alpha.copy(), mask.copy()
-    meta = {**meta, "saved_at": time.time(), "size": [int(rgb.shape[1]), int(rgb.shape[0])]}
+    meta = {**meta, "saved_at": time.time()}
 
     seq = next(_autosave_seq)
 

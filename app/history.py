@@ -5,7 +5,7 @@ An entry keeps the whole run's request and which of its variants was applied: th
 sampled together, and the numbers of a batch can differ in the last bits from one variant run alone, so the
 same pixels come from the same run (its first seed and its number of variants), not from the variant's seed.
 
-The entries keep the core's own request (``arpg_core.pipeline.EditRequest``) without its pixels; this module only
+The entries keep the core's own request (``arpg_core.requests``) without its pixels; this module only
 reads its fields, the controller replays it. Undone edits stay listed, greyed, so they can be run again.
 """
 
@@ -60,8 +60,8 @@ class HistoryEntry:
             self.title,
             f"seed {self.seed}",
             f"class {self.class_name}",
-            f"{r.steps} steps",
-            f"CFG {r.cfg_scale:g}",
+            f"{r.sampling.num_steps} steps",
+            f"CFG {r.sampling.cfg_scale:g}",
         ]
         return " · ".join(parts)
 
@@ -69,12 +69,13 @@ class HistoryEntry:
         r = self.request
         if r is None:
             return f"Lanczos 2x of the {self.size[0]} × {self.size[1]} image (no model)."
+        sp = r.sampling
         lines = [
             f"{self.title} on {self.size[0]} × {self.size[1]} with {self.model}",
             f"seed {self.seed} (variant {self.index + 1} of {r.variants} from seed {r.seed}), class {self.class_name}, "
-            f"{r.steps} steps ({r.schedule}), "
-            f"CFG {r.cfg_scale:g} ({r.cfg_schedule}), temperature {r.temperature:g}",
-            f"top-k {r.top_k or 'all'}, top-p {r.top_p:g}",
+            f"{sp.num_steps} steps ({sp.schedule}), "
+            f"CFG {sp.cfg_scale:g} ({sp.cfg_schedule}), temperature {sp.temperature:g}",
+            f"top-k {sp.top_k or 'all'}, top-p {sp.top_p:g}",
         ]
         if self.mode == "inpaint":
             lines.append(f"edge feather {r.feather} px" + (", next to known pixels first" if r.seam_first else ""))

@@ -69,14 +69,16 @@ class EditJob(_ThreadJob):
     finished = Signal(object)  # EditResult
     cancelled = Signal()
 
-    def __init__(self, engine, request) -> None:
+    def __init__(self, engine, plan) -> None:
+        """``plan``: a checked plan from ``engine.plan`` (or a request, checked when the job runs)."""
         super().__init__()
-        self.engine, self.request = engine, request
+        self.engine, self.plan = engine, plan
+        self.request = getattr(plan, "request", plan)
         self.started_at = 0.0
 
     def work(self) -> None:
         self.started_at = time.perf_counter()
-        gen = self.engine.run(self.request)
+        gen = self.engine.run(self.plan)
         try:
             while True:
                 if self._cancel.is_set():

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, QStringListModel, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -18,8 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -29,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .convert import thumbnail
-from .state import CFG_SCHEDULES, MODE_TITLES, MODE_VERBS, MODES, SCHEDULES, AppState
+from arpg_core.choices import CFG_SCHEDULES, MODES, SCHEDULES
+from arpg_core.validate import MAX_VARIANTS
+
+from .state import MODE_TITLES, MODE_VERBS, AppState
 
 NONE_CLASS = "none"
 SCALE_PRESETS = (1.25, 1.5, 2.0)
@@ -228,16 +226,20 @@ class SidePanel(QWidget):
         completer.activated.connect(self._class_edited)
         self.class_edit.editingFinished.connect(self._class_edited)
         form.addRow("Class", self.class_edit)
-        self.steps = _spin(1, 256, p.steps, tip="Decoding steps: more is slower and usually cleaner")
-        self.steps.valueChanged.connect(lambda v: self.state.set_params(steps=int(v)))
+        self.steps = _spin(1, 256, p.sampling.num_steps, tip="Decoding steps: more is slower and usually cleaner")
+        self.steps.valueChanged.connect(lambda v: self.state.set_params(num_steps=int(v)))
         form.addRow("Steps", self.steps)
-        self.cfg = _spin(0.0, 20.0, p.cfg_scale, 0.5, 2, "Classifier-free guidance: how strongly to follow the class")
+        self.cfg = _spin(
+            0.0, 20.0, p.sampling.cfg_scale, 0.5, 2, "Classifier-free guidance: how strongly to follow the class"
+        )
         self.cfg.valueChanged.connect(lambda v: self.state.set_params(cfg_scale=float(v)))
         form.addRow("CFG", self.cfg)
-        self.temperature = _spin(0.05, 3.0, p.temperature, 0.05, 2, "Sampling temperature: higher is more varied")
+        self.temperature = _spin(
+            0.05, 3.0, p.sampling.temperature, 0.05, 2, "Sampling temperature: higher is more varied"
+        )
         self.temperature.valueChanged.connect(lambda v: self.state.set_params(temperature=float(v)))
         form.addRow("Temperature", self.temperature)
-        self.variants = _spin(1, 16, p.variants, tip="Results per run, shown in the strip under the canvas")
+        self.variants = _spin(1, MAX_VARIANTS, p.variants, tip="Results per run, shown in the strip under the canvas")
         self.variants.valueChanged.connect(lambda v: self.state.set_params(variants=int(v)))
         form.addRow("Variants", self.variants)
         seed_row = QHBoxLayout()
@@ -271,10 +273,12 @@ class SidePanel(QWidget):
         form = QFormLayout(self.advanced)
         form.setContentsMargins(12, 0, 0, 0)
         p = self.state.params
-        self.top_k = _spin(0, 100000, p.top_k, tip="Sample from the k most likely tokens only (0 = all)")
+        self.top_k = _spin(0, 100000, p.sampling.top_k, tip="Sample from the k most likely tokens only (0 = all)")
         self.top_k.valueChanged.connect(lambda v: self.state.set_params(top_k=int(v)))
         form.addRow("Top-k", self.top_k)
-        self.top_p = _spin(0.01, 1.0, p.top_p, 0.05, 2, "Nucleus sampling: keep the smallest set with this mass")
+        self.top_p = _spin(
+            0.01, 1.0, p.sampling.top_p, 0.05, 2, "Nucleus sampling: keep the smallest set with this mass"
+        )
         self.top_p.valueChanged.connect(lambda v: self.state.set_params(top_p=float(v)))
         form.addRow("Top-p", self.top_p)
         self.schedule = QComboBox()
@@ -342,13 +346,13 @@ class SidePanel(QWidget):
     def _sync_params(self) -> None:
         p = self.state.params
         pairs = (
-            (self.steps, p.steps),
-            (self.cfg, p.cfg_scale),
-            (self.temperature, p.temperature),
+            (self.steps, p.sampling.num_steps),
+            (self.cfg, p.sampling.cfg_scale),
+            (self.temperature, p.sampling.temperature),
             (self.variants, p.variants),
             (self.seed, min(p.seed, 2**31 - 1)),
-            (self.top_k, p.top_k),
-            (self.top_p, p.top_p),
+            (self.top_k, p.sampling.top_k),
+            (self.top_p, p.sampling.top_p),
             (self.feather, p.feather),
         )
         for widget, value in pairs:
@@ -366,7 +370,7 @@ class SidePanel(QWidget):
             widget.blockSignals(True)
             widget.setChecked(value)
             widget.blockSignals(False)
-        for combo, text in ((self.schedule, p.schedule), (self.cfg_schedule, p.cfg_schedule)):
+        for combo, text in ((self.schedule, p.sampling.schedule), (self.cfg_schedule, p.sampling.cfg_schedule)):
             combo.blockSignals(True)
             combo.setCurrentText(text)
             combo.blockSignals(False)
@@ -481,74 +485,3 @@ def time_left(eta: float) -> str:
         return f"about {eta:.0f} s left"
     minutes, seconds = divmod(round(eta), 60)
     return f"about {minutes} min {seconds:02d} s left"
-
-
-class VariantStrip(QWidget):
-    """Thumbnails of the results; arrows flip, Enter applies, Delete discards."""
-
-    apply_requested = Signal()
-
-    THUMB = 96
-
-    def __init__(self, state: AppState, parent=None):
-        super().__init__(parent)
-        self.state = state
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        self.list = QListWidget()
-        self.list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.list.setFlow(QListWidget.Flow.LeftToRight)
-        self.list.setWrapping(False)
-        self.list.setIconSize(QSize(self.THUMB, self.THUMB))
-        self.list.setFixedHeight(self.THUMB + 40)
-        self.list.setMovement(QListWidget.Movement.Static)
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.list.currentRowChanged.connect(self._row_changed)
-        self.list.itemDoubleClicked.connect(lambda _item: self.apply_requested.emit())
-        layout.addWidget(self.list, 1)
-        buttons = QVBoxLayout()
-        self.apply = QPushButton("Apply")
-        self.apply.setToolTip("Apply this variant to the document (Enter)")
-        self.apply.setObjectName("primary")
-        self.apply.clicked.connect(self.apply_requested)
-        self.discard = QPushButton("Discard")
-        self.discard.setToolTip("Drop this variant (Delete)")
-        self.discard.clicked.connect(state.discard_current)
-        self.discard_all = QPushButton("Discard all")
-        self.discard_all.clicked.connect(state.clear_variants)
-        for b in (self.apply, self.discard, self.discard_all):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
-        state.variants_changed.connect(self._rebuild)
-        state.current_variant_changed.connect(self._current_changed)
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        self.list.blockSignals(True)
-        self.list.clear()
-        if self.state.variants:  # icons as tall as the strip, up to twice as wide for wide pictures
-            h, w = self.state.variants[0].image.shape[:2]
-            aspect = w / max(h, 1)
-            width = min(2 * self.THUMB, round(self.THUMB * aspect))
-            self.list.setIconSize(QSize(width, min(self.THUMB, round(width / aspect))))
-        for v in self.state.variants:
-            pix = QPixmap.fromImage(thumbnail(v.image, self.THUMB * 4))
-            pix.setDevicePixelRatio(2.0)
-            item = QListWidgetItem(QIcon(pix), v.title)
-            item.setToolTip(f"{v.title}\n{v.image.shape[1]} × {v.image.shape[0]}")
-            self.list.addItem(item)
-        self.list.setCurrentRow(self.state.current)
-        self.list.blockSignals(False)
-        self.setVisible(bool(self.state.variants))
-
-    def _current_changed(self, index: int) -> None:
-        if self.list.currentRow() != index:
-            self.list.blockSignals(True)
-            self.list.setCurrentRow(index)
-            self.list.blockSignals(False)
-
-    def _row_changed(self, row: int) -> None:
-        if row >= 0:
-            self.state.set_current(row)

@@ -47,7 +47,7 @@ def _run(window, engine) -> int:
     state.load_document(rgb)
     state.mask[...] = np.where(mask, 255, 0)
     state.set_mode("inpaint")
-    state.set_params(steps=8, variants=1, random_seed=False, seed=1)
+    state.set_params(num_steps=8, variants=1, random_seed=False, seed=1)
     outcome: dict = {}
     loop = QEventLoop()
     controller.finished.connect(lambda took: (outcome.setdefault("took", took), loop.quit()))

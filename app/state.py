@@ -14,62 +14,87 @@ import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QUndoStack
 
-from arpg_core.choices import CFG_SCHEDULES, SCHEDULES
+from arpg_core.choices import MODES
+from arpg_core.placement import EditResult
+from arpg_core.requests import SAMPLING_FIELDS, SamplingParams, default
 
 from .softmask import ON, stamp
 from .undo import MaskPatchCommand, SnapshotCommand
 
-MODES = ("inpaint", "outpaint", "expand", "generate")
 MODE_VERBS = {"inpaint": "Fill", "outpaint": "Extend", "expand": "Expand", "generate": "Generate"}
 MODE_TITLES = {"inpaint": "Inpaint", "outpaint": "Outpaint", "expand": "Expand 2x", "generate": "Generate"}
 MIN_BRUSH, MAX_BRUSH = 1, 1000
+APP_VARIANTS = 3  # the app offers three results to choose from (a request's own default is one)
 
 
 @dataclass(frozen=True)
 class Params:
-    """Sampling parameters as the panel shows them; the controller turns them into an EditRequest."""
+    """The panel's settings. ``sampling`` and the request fields are the core's, with the core's defaults
+    (arpg_core.requests); the controller builds the mode's request from them by name. The last three are the
+    app's own choices."""
 
-    steps: int = 32
-    cfg_scale: float = 3.0
-    temperature: float = 1.0
-    variants: int = 3
-    seed: int = 0
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    label: int | None = default("label")
+    seed: int = default("seed")
+    variants: int = APP_VARIANTS
+    feather: int = default("feather")
+    seam_first: bool = default("seam_first")
     random_seed: bool = True
-    top_k: int = 0
-    top_p: float = 1.0
-    schedule: str = "arccos"
-    cfg_schedule: str = "constant"
-    label: int | None = None
-    feather: int = 8
-    seam_first: bool = False
     keep_source: bool = True  # Expand 2x: coarse content from the Lanczos upscale, detail from the model
     clear_mask_after_apply: bool = False  # Fill: start the next edit from an empty mask (as IOPaint does)
 
+    def changed(self, **changes) -> Params:
+        """A copy with ``changes``; ``SamplingParams`` fields (``num_steps``, ``cfg_scale``, ...) change the sampling.
+        Raises ValueError for a value the core refuses."""
+        tuned = {k: changes.pop(k) for k in list(changes) if k in SAMPLING_FIELDS}
+        if tuned:
+            changes["sampling"] = replace(changes.get("sampling", self.sampling), **tuned)
+        return replace(self, **changes)
+
+    def request_values(self) -> dict:
+        """The fields a request takes, by name (each mode's request keeps those it has)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _APP_ONLY}
+
+    @classmethod
+    def of_request(cls, request) -> dict:
+        """The settings a request ran with, as ``changed`` takes them."""
+        out = {f.name: getattr(request, f.name) for f in fields(cls) if hasattr(request, f.name)}
+        if hasattr(request, "expand_lock"):
+            out["keep_source"] = request.expand_lock > 0
+        return out
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        return {**d.pop("sampling"), **d}
 
     @classmethod
     def from_dict(cls, data: dict) -> Params:
-        """Known keys of the right type are taken; anything else keeps its default."""
-        out = {}
-        for f in fields(cls):
-            if f.name not in data:
+        """Known keys of the right type whose value the core accepts are taken; anything else keeps its default."""
+        data = dict(data)
+        if "steps" in data and "num_steps" not in data:  # stored before the sampling was nested
+            data["num_steps"] = data.pop("steps")
+        p = cls()
+        for name, value in data.items():
+            current = getattr(p.sampling, name, getattr(p, name, None)) if name in _KNOWN else None
+            if current is None and name != "label":
                 continue
-            value, default = data[f.name], getattr(cls(), f.name)
-            if f.name == "label":
-                out[f.name] = value if isinstance(value, int) and not isinstance(value, bool) else None
-            elif isinstance(default, bool):
-                out[f.name] = bool(value)
-            elif isinstance(default, (int, float)) and isinstance(value, (int, float)):
-                out[f.name] = type(default)(value)
-            elif isinstance(default, str) and isinstance(value, str):
-                out[f.name] = value
-        p = cls(**out)
-        if p.schedule not in SCHEDULES:
-            p = replace(p, schedule="arccos")
-        if p.cfg_schedule not in CFG_SCHEDULES:
-            p = replace(p, cfg_schedule="constant")
+            if name == "label":
+                value = value if isinstance(value, int) and not isinstance(value, bool) else None
+            elif isinstance(current, bool):
+                value = bool(value)
+            elif isinstance(current, (int, float)) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = type(current)(value)
+            elif not (isinstance(current, str) and isinstance(value, str)):
+                continue
+            try:
+                p = p.changed(**{name: value})
+            except (ValueError, TypeError):
+                continue  # a value the core refuses (an old or hand-edited setting): the default stays
         return p
+
+
+_APP_ONLY = ("random_seed", "keep_source", "clear_mask_after_apply")
+_KNOWN = SAMPLING_FIELDS | {f.name for f in fields(Params)} - {"sampling"}
 
 
 @dataclass(frozen=True)
@@ -90,11 +115,12 @@ class Variant:
     title: str
     mode: str
     seed: int | None = None
-    extend: tuple[int, int, int, int] = (0, 0, 0, 0)
     x: float = 0.0
     y: float = 0.0
     scale: float = 1.0
     meta: dict = field(default_factory=dict)
+    result: EditResult | None = None  # the run it came from, which knows where it lands (None: a preview)
+    index: int = 0  # which of the run's variants it is
 
 
 @dataclass(frozen=True)
@@ -345,7 +371,7 @@ class AppState(QObject):
             self.mode_changed.emit(mode)
 
     def set_params(self, **changes) -> None:
-        new = replace(self.params, **changes)
+        new = self.params.changed(**changes)
         if new != self.params:
             self.params = new
             self.params_changed.emit()

@@ -22,7 +22,7 @@ def show_welcome(window) -> WelcomeDialog:
         d.import_requested.connect(lambda: window.open_models().import_dialog())
         _start(window, CallJob(estimates.offer, estimates.OFFERED), d.set_offer, lambda msg: d.offer_text.setText(msg))
         cancel = threading.Event()
-        steps, device = window.state.params.steps, window.settings.device()
+        steps, device = window.state.params.sampling.num_steps, window.settings.device()
         job = CallJob(window.measure, steps, device, estimates.OFFERED, cancel=cancel)
         job.cancel_event = cancel
         _start(window, job, d.set_timing, d.set_timing_failed)

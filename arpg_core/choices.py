@@ -1,7 +1,12 @@
-"""The lists of choices the sampler accepts, in one torch-free place: the sampler validates against them
-and the app's widgets offer exactly them (import-linter keeps widgets away from the sampler itself)."""
+"""Every list of choices the core accepts, in one torch-free place: the core validates against them and the
+app's widgets and the command line offer exactly them (import-linter keeps widgets away from torch)."""
 
 from __future__ import annotations
 
+MODES = ("inpaint", "outpaint", "expand", "generate")  # one typed request each (arpg_core.requests)
 SCHEDULES = ("arccos", "cosine")  # how many tokens each step decodes
 CFG_SCHEDULES = ("constant", "linear")  # how the guidance scale moves over the steps
+ROPES = ("pi", "ntk")  # expand: "pi" interpolates every rotary frequency, "ntk" extrapolates the highest ones
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # of the model's weights (arpg_core.pipeline.resolve_precision)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SIDES = ("left", "top", "right", "bottom")  # the order of an outpaint's extension

@@ -7,37 +7,55 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .atomic import OutputError
+from .choices import CFG_SCHEDULES, DEVICES, PRECISIONS, ROPES, SCHEDULES, SIDES
 from .commands import UserError, command
 from .imageio import format_for, load_image, load_mask, write_image
+from .placement import Document, apply
 from .progress import ProgressBar, say
+from .requests import GENERATE_STEPS, EditRequest, build_request, default
 from .threads import parse_threads
 from .validate import check_options, check_quality
 
 
 def _common(p) -> None:
+    """The options every mode shares; each default is the request's own (arpg_core.requests)."""
     p.add_argument("-o", "--output", required=True, help="output file (.png .jpg .webp .bmp .tif)")
     p.add_argument("--class", dest="label", default="none", help="class id, class name, or 'none' (default)")
-    p.add_argument("--steps", type=int, default=None, help="decoding steps (default: 32; generate: 64)")
-    p.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance scale (1 = off)")
-    p.add_argument("--cfg-schedule", choices=["constant", "linear"], default="constant")
-    p.add_argument("--schedule", choices=["arccos", "cosine"], default="arccos")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=None, help="first variant's seed (default: random)")
-    p.add_argument("--variants", type=int, default=1, help="number of results; files are numbered when > 1")
     p.add_argument(
-        "--model", default="embedded", help="'embedded', an installed preset (ARPG-L, ARPG-XL, ARPG-XXL) or a file"
+        "--steps",
+        dest="num_steps",
+        type=int,
+        default=None,
+        help=f"decoding steps (default: {default('sampling').num_steps}; generate: {GENERATE_STEPS})",
+    )
+    p.add_argument(
+        "--cfg",
+        dest="cfg_scale",
+        type=float,
+        default=default("cfg_scale"),
+        help="classifier-free guidance scale (1 = off)",
+    )
+    p.add_argument("--cfg-schedule", choices=CFG_SCHEDULES, default=default("cfg_schedule"))
+    p.add_argument("--schedule", choices=SCHEDULES, default=default("schedule"))
+    p.add_argument("--temperature", type=float, default=default("temperature"))
+    p.add_argument("--top-k", type=int, default=default("top_k"))
+    p.add_argument("--top-p", type=float, default=default("top_p"))
+    p.add_argument("--seed", type=int, default=None, help="first variant's seed (default: random)")
+    p.add_argument(
+        "--variants", type=int, default=default("variants"), help="number of results; files are numbered when > 1"
+    )
+    p.add_argument(
+        "--model",
+        default=default("model"),
+        help="'embedded', an installed preset (ARPG-L, ARPG-XL, ARPG-XXL) or a file",
     )
     p.add_argument("--tokenizer", default=None, help="tokenizer for a model file: 'VQ-16' (installed) or a file")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="cpu", choices=DEVICES)
     p.add_argument(
         "--precision",
         default="auto",
-        choices=["auto", "fp32", "bf16", "int8"],
+        choices=PRECISIONS,
         help="auto: bf16 where supported on CUDA, or where this CPU measured it faster (bf16 units, large models), "
         "else fp32; int8: the CPU fast mode (docs/performance.md)",
     )
@@ -53,14 +71,18 @@ def _common(p) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100")
 
 
+def _seam_first(p) -> None:
+    p.add_argument("--seam-first", action="store_true", help="decode tokens next to known content first")
+
+
 @command("inpaint")
 def _inpaint_args(p) -> None:
     p.description = "Regenerate the white area of MASK in IMAGE; everything else stays bit-identical."
     p.add_argument("image")
     p.add_argument("--mask", required=True, help="mask file, white = regenerate, same size as the image")
-    p.add_argument("--feather", type=int, default=8, help="px of blending outside the mask")
-    p.add_argument("--dilate", type=int, default=0, help="grow the token mask by N tokens")
-    p.add_argument("--seam-first", action="store_true", help="decode tokens next to known content first")
+    p.add_argument("--feather", type=int, default=default("feather"), help="px of blending outside the mask")
+    p.add_argument("--dilate", type=int, default=default("dilate"), help="grow the token mask by N tokens")
+    _seam_first(p)
     _common(p)
     p.set_defaults(run=_run, mode="inpaint")
 
@@ -69,9 +91,9 @@ def _inpaint_args(p) -> None:
 def _outpaint_args(p) -> None:
     p.description = "Extend IMAGE by the given pixels per side; the original pixels never change."
     p.add_argument("image")
-    for side in ("left", "right", "top", "bottom"):
+    for side in SIDES:
         p.add_argument(f"--{side}", type=int, default=0, metavar="PX")
-    p.add_argument("--seam-first", action="store_true", help="decode tokens next to known content first")
+    _seam_first(p)
     _common(p)
     p.set_defaults(run=_run, mode="outpaint")
 
@@ -80,11 +102,18 @@ def _outpaint_args(p) -> None:
 def _expand_args(p) -> None:
     p.description = "2x resolution expansion: source tokens at the even positions of a grid twice as large."
     p.add_argument("image")
-    p.add_argument("--rope", choices=["pi", "ntk"], default="pi", help="positions of the larger grid (docs/expand.md)")
+    p.add_argument(
+        "--rope",
+        dest="expand_rope",
+        choices=ROPES,
+        default=default("expand_rope"),
+        help="positions of the larger grid (docs/expand.md)",
+    )
     p.add_argument(
         "--lock",
+        dest="expand_lock",
         type=float,
-        default=1.0,
+        default=default("expand_lock"),
         metavar="PX",
         help="keep the Lanczos 2x below a Gaussian of PX output pixels, so colours and shapes stay the "
         "source's and the model adds the detail; 0 = the model's own image (docs/expand.md)",
@@ -96,7 +125,7 @@ def _expand_args(p) -> None:
 
 @command("generate")
 def _generate_args(p) -> None:
-    p.description = "Class-conditional generation from nothing (the official task: arccos, 64 steps)."
+    p.description = f"Class-conditional generation from nothing (the official task: arccos, {GENERATE_STEPS} steps)."
     _common(p)
     p.set_defaults(run=_run, mode="generate", image=None)
 
@@ -125,28 +154,31 @@ def output_paths(output: str, variants: int) -> list[Path]:
     return [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(variants)]
 
 
+def _request(args) -> EditRequest:
+    """The request the options ask for, pixels and class still to come; built from the options by name."""
+    import torch
+
+    values = dict(vars(args))
+    if values["num_steps"] is None:
+        del values["num_steps"]  # the mode's own default
+    if values["seed"] is None:
+        values["seed"] = int(torch.randint(0, 2**31 - 1, ()).item())
+    if args.mode == "outpaint":
+        values["extend"] = tuple(getattr(args, side) for side in SIDES)
+    values.update(label=None, image=None, mask=None)  # the files come later
+    mode = values.pop("mode")
+    return build_request(mode, **values)
+
+
 def _run(args) -> int:
     """Every check before any work, the run, then all outputs or none (see arpg_core.atomic.OutputSet)."""
     import dataclasses
 
-    import torch
-
     from .atomic import OutputSet
-    from .pipeline import EditRequest
+    from .plans import lanczos_result
     from .registry import load_engine
 
-    seed = args.seed if args.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-    steps = args.steps if args.steps is not None else (64 if args.mode == "generate" else 32)
-    fields = dict(mode=args.mode, label=None, steps=steps, cfg_scale=args.cfg, cfg_schedule=args.cfg_schedule)
-    fields.update(schedule=args.schedule, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
-    fields.update(seed=seed, variants=args.variants, model=args.model)
-    if args.mode == "inpaint":
-        fields.update(feather=args.feather, dilate=args.dilate, seam_first=args.seam_first)
-    elif args.mode == "outpaint":
-        fields.update(extend=(args.left, args.top, args.right, args.bottom), seam_first=args.seam_first)
-    elif args.mode == "expand":
-        fields.update(expand_rope=args.rope, expand_lock=args.lock)
-    request = EditRequest(**fields)
+    request = _request(args)
     check_options(request)  # the numbers first: before any file is read
     check_quality(args.quality)
     try:
@@ -173,10 +205,9 @@ def _run(args) -> int:
 
     engine = load_engine(args.model, args.tokenizer, args.device, args.precision, threads={"cli": args.threads})
     label = parse_class(args.label, engine.class_names)
-    request = dataclasses.replace(request, label=label)
-    engine.check(request)  # against the model: before any compute
+    plan = engine.plan(dataclasses.replace(request, label=label))  # checked against the model: before any compute
     bar = ProgressBar(1, args.mode)
-    gen = engine.run(request)
+    gen = engine.run(plan)
     try:
         while True:
             p = next(gen)
@@ -186,14 +217,12 @@ def _run(args) -> int:
         result = stop.value
     bar.close()
 
-    alpha = _result_alpha(src, args, result.images[0].shape[:2]) if src else None
+    document = Document(src.rgb, src.alpha) if src else None
+    placed = [apply(document, result, i) for i in range(len(result.images))]
+    if extra:
+        placed.append(apply(document, lanczos_result(src.rgb)))
     icc = src.icc if src else None
     exif = src.exif if src else None
-    images = list(result.images)
-    if extra:
-        from .edits import lanczos_2x
-
-        images.append(lanczos_2x(src.rgb))
     written = [str(out) for out in outputs]
     record = {
         "outputs": written,
@@ -203,8 +232,8 @@ def _run(args) -> int:
         **result.record(),
     }
     try:
-        for img, out, tmp in zip(images, outputs + extra, files.stage()):
-            write_image(tmp, format_for(out), img, alpha, icc, exif, args.quality)
+        for doc, out, tmp in zip(placed, outputs + extra, files.stage()):
+            write_image(tmp, format_for(out), doc.rgb, doc.alpha, icc, exif, args.quality)
         files.commit()
         if args.json:  # the record is an output too: if it cannot be written, no file is kept
             try:
@@ -221,18 +250,3 @@ def _run(args) -> int:
     if not args.json:
         say(f"wrote {', '.join(written)} (seeds {', '.join(map(str, result.seeds))})")
     return 0
-
-
-def _result_alpha(src, args, out_hw) -> np.ndarray | None:
-    """Alpha of the result: kept for inpaint, opaque new area for outpaint, resized for expand."""
-    if src.alpha is None:
-        return None
-    if args.mode == "inpaint":
-        return src.alpha
-    if args.mode == "outpaint":
-        alpha = np.full(out_hw, 255, np.uint8)
-        alpha[args.top : args.top + src.alpha.shape[0], args.left : args.left + src.alpha.shape[1]] = src.alpha
-        return alpha
-    import cv2
-
-    return cv2.resize(src.alpha, (out_hw[1], out_hw[0]), interpolation=cv2.INTER_LANCZOS4)

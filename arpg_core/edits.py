@@ -53,14 +53,6 @@ def composite(source: np.ndarray, generated: np.ndarray, alpha: np.ndarray) -> n
     return np.where(a > 0, blend.clip(0, 255).astype(np.uint8), source)
 
 
-def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
-    if px == 0:
-        return mask.copy()
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(px) + 1, 2 * abs(px) + 1))
-    op = cv2.dilate if px > 0 else cv2.erode
-    return op(mask.astype(np.uint8), kernel) > 0
-
-
 def fill_unknown(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     """Fill unknown pixels from their surroundings (Telea) so the encoder never sees removed content."""
     if not unknown.any() or unknown.all():

@@ -18,39 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .choices import CFG_SCHEDULES, SCHEDULES
 from .model import ARPG
+from .requests import SamplingParams
 
-
-@dataclass(frozen=True)
-class SamplingParams:
-    num_steps: int = 64
-    schedule: str = "arccos"
-    cfg_scale: float = 4.0  # 1.0 turns guidance off: only the conditional rows run
-    cfg_schedule: str = "constant"
-    temperature: float = 1.0  # 0 samples greedily
-    top_k: int = 0  # 0: off
-    top_p: float = 1.0  # 1: off
-
-    def __post_init__(self):
-        if self.num_steps < 1:
-            raise ValueError(f"steps must be at least 1, got {self.num_steps}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if self.cfg_schedule not in CFG_SCHEDULES:
-            raise ValueError(f"unknown CFG schedule {self.cfg_schedule!r}; choose one of {', '.join(CFG_SCHEDULES)}")
-        if not math.isfinite(self.cfg_scale) or self.cfg_scale < 0:
-            raise ValueError(f"CFG scale must be a finite number >= 0, got {self.cfg_scale}")
-        if not math.isfinite(self.temperature) or self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top-k must be >= 0, got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top-p must be in (0, 1], got {self.top_p}")
-
-    @property
-    def guided(self) -> bool:
-        return self.cfg_scale != 1.0
+__all__ = ["SamplingParams", "StepResult", "decode", "draw_orders", "sample_tokens", "step_counts"]
 
 
 @dataclass

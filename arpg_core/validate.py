@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import numbers
 
-MODES = ("inpaint", "outpaint", "expand", "generate")
 MAX_STEPS = 1024
 MAX_CFG = 100.0
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 100.0  # 0 is allowed too: greedy
@@ -29,7 +28,6 @@ MAX_EXTEND = 8192  # px per side
 MAX_LOCK = 16.0  # px
 MAX_PIXELS = 64_000_000  # of the image, the extended canvas and the 2x result
 MIN_QUALITY, MAX_QUALITY = 1, 100
-SIDES = ("left", "top", "right", "bottom")  # the order of EditRequest.extend
 
 
 class OptionError(ValueError):
@@ -86,75 +84,29 @@ def check_heads(n_head, dim: int | None) -> int:
     return int(n_head)
 
 
-def check_options(r) -> None:
-    """The request's numbers on their own, before any input is read."""
-    if r.mode not in MODES:
-        raise ValueError(f"unknown mode {r.mode!r}; choose one of {', '.join(MODES)}")
-    check_int("steps", r.steps, 1, MAX_STEPS)
-    check_real("cfg_scale", r.cfg_scale, 0.0, MAX_CFG, " (1 = off)")
-    t = r.temperature
+def check_temperature(t) -> float:
     if not (isinstance(t, numbers.Real) and not isinstance(t, bool) and math.isfinite(t)) or (
         t != 0 and not MIN_TEMPERATURE <= t <= MAX_TEMPERATURE
     ):
         raise OptionError("temperature", f"0 (greedy) or between {MIN_TEMPERATURE:g} and {MAX_TEMPERATURE:g}", t)
-    check_int("top_k", r.top_k, 0, MAX_TOP_K, " (0 = off)")
-    check_real("top_p", r.top_p, MIN_TOP_P, 1.0, " (1 = off)")
-    check_int("variants", r.variants, 1, MAX_VARIANTS)
-    check_int("seed", r.seed, -(2**63), 2**63 - 1)
-    check_int("feather", r.feather, 0, MAX_FEATHER, " px")
-    check_int("dilate", r.dilate, 0, MAX_DILATE, " tokens")
-    check_real("expand_lock", r.expand_lock, 0.0, MAX_LOCK, " px")
-    if r.expand_rope not in ("pi", "ntk"):
-        raise ValueError(f"expand_rope must be 'pi' or 'ntk', got {r.expand_rope!r}")
-    if len(r.extend) != 4:
-        raise ValueError(f"extend must give 4 sides (left, top, right, bottom), got {list(r.extend)}")
-    for side, e in zip(SIDES, r.extend):
-        check_int(f"extend_{side}", e, 0, MAX_EXTEND, " px", label=f"the {side} extension")
-    if r.mode == "outpaint" and sum(r.extend) == 0:
-        raise ValueError("nothing to extend: give at least one side a positive number of pixels")
-    r.sampling()  # the sampler's own invariants: schedules
+    return float(t)
+
+
+def check_options(r) -> None:
+    """The request's numbers on their own, before any input is read (its own ``check_options``)."""
+    r.check_options()
 
 
 def check_inputs(r) -> None:
-    """The request against its image and mask, before the model is loaded."""
-    import numpy as np
-
-    if r.mode == "generate":
-        return
-    img = r.image
-    if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError("the image must be an (H, W, 3) uint8 RGB array")
-    H, W = img.shape[:2]
-    if H < 1 or W < 1:
-        raise ValueError("the image is empty")
-    if H * W > MAX_PIXELS:
-        raise ValueError(f"the image is too large: {W}x{H} exceeds {MAX_PIXELS // 1_000_000} megapixels")
-    if r.mode == "inpaint":
-        if r.mask is None:
-            raise ValueError("inpainting needs a mask")
-        if r.mask.shape != (H, W):
-            raise ValueError(
-                f"the mask is {r.mask.shape[1]}x{r.mask.shape[0]} but the image is {W}x{H}; they must match"
-            )
-        if not r.mask.any():
-            raise ValueError("the mask is empty: paint the area to regenerate")
-        check_int("feather", r.feather, 0, max(H, W, 64), f" px for this {W}x{H} image")
-    if r.mode == "outpaint":
-        l, t, rr, b = r.extend
-        if (H + t + b) * (W + l + rr) > MAX_PIXELS:
-            raise ValueError(
-                f"the extended canvas would be {W + l + rr}x{H + t + b}, over {MAX_PIXELS // 1_000_000} megapixels"
-            )
-    if r.mode == "expand" and 4 * H * W > MAX_PIXELS:
-        raise ValueError(
-            f"the image is too large to expand 2x: {2 * W}x{2 * H} exceeds {MAX_PIXELS // 1_000_000} megapixels"
-        )
+    """The request against its image and mask, before the model is loaded (its own ``check_inputs``)."""
+    r.check_inputs()
 
 
 def check_for_model(r, *, grid_side: int, vocab_size: int, num_classes: int) -> None:
     """The request against the model that will run it, before any compute."""
-    check_int("dilate", r.dilate, 0, grid_side, f" tokens (this model's grid is {grid_side}x{grid_side})")
-    check_int("top_k", r.top_k, 0, vocab_size, f" (0 = off; this model has {vocab_size} tokens)")
+    dilate = getattr(r, "dilate", 0)  # inpaint only
+    check_int("dilate", dilate, 0, grid_side, f" tokens (this model's grid is {grid_side}x{grid_side})")
+    check_int("top_k", r.sampling.top_k, 0, vocab_size, f" (0 = off; this model has {vocab_size} tokens)")
     if r.label is not None and not (isinstance(r.label, numbers.Integral) and 0 <= r.label < num_classes):
         raise ValueError(f"class {r.label} is outside 0..{num_classes - 1} for this model")
 

@@ -45,7 +45,8 @@ def main() -> None:
     from bench_core import build
 
     from arpg_core.config import VQ_PRESETS
-    from arpg_core.pipeline import EditRequest, Engine
+    from arpg_core.pipeline import Engine
+    from arpg_core.requests import build_request
     from arpg_core.threads import _proc_sample, others_busy
     from arpg_core.tokenizer import VQModel
 
@@ -63,11 +64,11 @@ def main() -> None:
     mask = np.zeros((256, 256), bool)
     a = (256 - args.mask) // 2
     mask[a : a + args.mask, a : a + args.mask] = True
-    request = EditRequest(
+    request = build_request(
         "inpaint",
-        image,
-        mask,
-        steps=args.steps,
+        image=image,
+        mask=mask,
+        num_steps=args.steps,
         seed=1,
         variants=args.variants,
         preview=args.preview,

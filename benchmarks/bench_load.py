@@ -77,15 +77,15 @@ def _case(case: str, steps: int):
     import torch
 
     if case == "embedded":
-        from arpg_core.pipeline import EditRequest
         from arpg_core.registry import load_engine
+        from arpg_core.requests import build_request
 
         engine = load_engine("embedded", device="cpu", precision="fp32")
         y, x = np.mgrid[0:192, 0:256]
         img = np.stack([x, y, (x + y) // 2], -1).astype(np.uint8)
         mask = np.zeros((192, 256), bool)
         mask[64:112, 96:160] = True  # one small box: one 128 px window, the CLI's defaults (32 steps, cfg 3)
-        request = EditRequest("inpaint", img, mask, seed=1)
+        request = build_request("inpaint", image=img, mask=mask, seed=1)
 
         def run():
             engine.thread_overrides = {"cli": str(torch.get_num_threads())}  # the worker's setting

@@ -26,8 +26,8 @@ from PIL import Image  # noqa: E402
 
 from arpg_core.crops import CropStream  # noqa: E402
 from arpg_core.edits import lanczos_2x, lock_low_band  # noqa: E402
-from arpg_core.pipeline import EditRequest  # noqa: E402
 from arpg_core.registry import load_engine  # noqa: E402
+from arpg_core.requests import build_request, default  # noqa: E402
 
 
 def psnr(a, b) -> float:
@@ -36,7 +36,9 @@ def psnr(a, b) -> float:
 
 
 def expand(engine, img, rope, seed, steps, cfg):
-    request = EditRequest("expand", img, steps=steps, seed=seed, expand_rope=rope, cfg_scale=cfg, expand_lock=0.0)
+    request = build_request(
+        "expand", image=img, num_steps=steps, seed=seed, expand_rope=rope, cfg_scale=cfg, expand_lock=0.0
+    )
     return engine.edit(request).images[0]
 
 
@@ -49,8 +51,8 @@ def main() -> None:
     ap.add_argument("--sigmas", default="1,1.5,2,3", help="low-band lock widths to score, in output px")
     ap.add_argument("--grid", default=None)
     args = ap.parse_args()
-    default = EditRequest.expand_lock  # the grid shows what the app and CLI give by default
-    sigmas = sorted({float(x) for x in args.sigmas.split(",")} | {default})
+    lock = default("expand_lock")  # the grid shows what the app and CLI give by default
+    sigmas = sorted({float(x) for x in args.sigmas.split(",")} | {lock})
     engine = load_engine("embedded")
     size = engine.native
     stream = CropStream(args.data, "heldout", 2 * size, generator=torch.Generator().manual_seed(7))
@@ -70,7 +72,7 @@ def main() -> None:
             scores.setdefault(k, []).append(psnr(v, truth))
         if i < 4:
             big_src = cv2.resize(src, (2 * size, 2 * size), interpolation=cv2.INTER_NEAREST)
-            locked = outs[f"pi + lock {default:g}"]
+            locked = outs[f"pi + lock {lock:g}"]
             rows.append(np.concatenate([big_src, base, outs["pi"], outs["ntk"], locked, truth], axis=1))
     print(f"| method ({args.n} held-out photos, {size} -> {2 * size} px) | PSNR vs ground truth, mean | min | max |")
     print("| --- | --- | --- | --- |")

@@ -30,7 +30,8 @@ from arpg_core import metrics  # noqa: E402
 from arpg_core.catalog import class_names_for  # noqa: E402
 from arpg_core.checkpoints import load_arpg, load_vq  # noqa: E402
 from arpg_core.crops import CropStream  # noqa: E402
-from arpg_core.pipeline import EditRequest, Engine  # noqa: E402
+from arpg_core.pipeline import Engine  # noqa: E402
+from arpg_core.requests import build_request  # noqa: E402
 from arpg_core.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
 
 
@@ -135,7 +136,7 @@ def main() -> None:
     box[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
     times = []
     for i in range(5):
-        req = EditRequest("inpaint", real[i], box, steps=args.steps, seed=i)
+        req = build_request("inpaint", image=real[i], mask=box, num_steps=args.steps, seed=i)
         t = time.perf_counter()
         engine.edit(req)
         times.append(time.perf_counter() - t)
@@ -166,9 +167,9 @@ def main() -> None:
                     mask[border:-border, border:-border] = False
                 if kind == "outpaint":
                     inner = src[border:-border, border:-border]
-                    req = EditRequest("outpaint", inner, extend=(border,) * 4, steps=args.steps, seed=i)
+                    req = build_request("outpaint", image=inner, extend=(border,) * 4, num_steps=args.steps, seed=i)
                 else:
-                    req = EditRequest("inpaint", src, mask, steps=args.steps, seed=i)
+                    req = build_request("inpaint", image=src, mask=mask, num_steps=args.steps, seed=i)
                 ours = engine.edit(req).images[0]
                 telea = cv2.inpaint(src, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
                 shown = src.copy()

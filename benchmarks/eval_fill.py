@@ -32,7 +32,8 @@ from arpg_core.catalog import class_names_for
 from arpg_core.checkpoints import load_arpg, load_vq
 from arpg_core.crops import CropStream
 from arpg_core.edits import lanczos_2x, lock_low_band
-from arpg_core.pipeline import EditRequest, Engine
+from arpg_core.pipeline import Engine
+from arpg_core.requests import build_request
 
 
 def box_masks(n: int, size: int, seed: int) -> list[np.ndarray]:
@@ -100,7 +101,7 @@ def main() -> None:
 
     ours, classical, locked, results = [], [], [], []
     for i, (src, m) in enumerate(zip(crops, masks)):
-        out = engine.edit(EditRequest("inpaint", src, m, seed=i, **sampling)).images[0]
+        out = engine.edit(build_request("inpaint", image=src, mask=m, seed=i, **sampling)).images[0]
         base = telea(src, m)
         results.append((out, base))
         ours.append(fill_scores(out, src, m))
@@ -113,14 +114,14 @@ def main() -> None:
     out_ours, out_telea = [], []
     for i, src in enumerate(crops):
         inner = src[border:-border, border:-border]
-        out = engine.edit(EditRequest("outpaint", inner, extend=(border,) * 4, seed=i, **sampling)).images[0]
+        out = engine.edit(build_request("outpaint", image=inner, extend=(border,) * 4, seed=i, **sampling)).images[0]
         out_ours.append(fill_scores(out, src, strip))
         out_telea.append(fill_scores(telea(src, strip), src, strip))
 
     exp_ours, exp_lanczos = [], []
     for i, src in enumerate(crops[: max(12, args.n // 4)]):
         small = cv2.resize(src, (size // 2, size // 2), interpolation=cv2.INTER_AREA)
-        out = engine.edit(EditRequest("expand", small, expand_lock=0.0, seed=i, **sampling)).images[0]
+        out = engine.edit(build_request("expand", image=small, expand_lock=0.0, seed=i, **sampling)).images[0]
         exp_ours.append(metrics.ab_error(out, src, 8))
         exp_lanczos.append(metrics.ab_error(lanczos_2x(small), src, 8))
 

@@ -128,7 +128,7 @@ def main() -> int:
     s.show_grid = False
     s.view_changed.emit()
 
-    s.set_params(steps=24, variants=3, random_seed=False, seed=11)
+    s.set_params(num_steps=24, variants=3, random_seed=False, seed=11)
     w.controller.refresh_plan()
     grabbed = []
 
@@ -157,7 +157,7 @@ def main() -> int:
     shot("05-outpaint")
 
     s.set_mode("expand")
-    s.set_params(variants=1, steps=16)
+    s.set_params(variants=1, num_steps=16)
     w.controller.refresh_plan()
     assert w.controller.run(), s.block_reason
     wait_for(lambda: not s.running)
@@ -194,7 +194,7 @@ def main() -> int:
     pump(0.3)
     s.set_mode("inpaint")
     s.set_brush_size(150)
-    s.set_params(steps=16, variants=2, random_seed=False, seed=5)
+    s.set_params(num_steps=16, variants=2, random_seed=False, seed=5)
     iw, ih = s.size
     for stroke in ([(0.55, 0.50), (0.62, 0.53), (0.68, 0.50)], [(0.58, 0.60), (0.66, 0.62)]):
         pts = [at(x * iw, y * ih) for x, y in stroke]

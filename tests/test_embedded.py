@@ -7,8 +7,8 @@ import pytest
 
 from arpg_core.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE, assets_dir
 from arpg_core.edits import feather_alpha
-from arpg_core.pipeline import EditRequest
 from arpg_core.registry import load_engine
+from arpg_core.requests import build_request
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_real_inpaint_keeps_every_pixel_outside_the_mask(engine):
     mask = np.zeros((150, 200), bool)
     mask[30:70, 40:90] = True
     mask[100:140, 150:190] = True
-    req = EditRequest("inpaint", img, mask, steps=8, variants=2, seed=0, feather=6)
+    req = build_request("inpaint", image=img, mask=mask, num_steps=8, variants=2, seed=0, feather=6)
     result = engine.edit(req)
     keep = feather_alpha(mask, 6) == 0
     for out in result.images:

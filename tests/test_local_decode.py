@@ -146,8 +146,8 @@ def test_paste_decoder_keeps_what_is_pasted_exact():
 
 
 def test_engine_previews_decode_the_box_and_leave_the_result_unchanged():
-    from arpg_core.pipeline import EditRequest
     from arpg_core.registry import load_engine
+    from arpg_core.requests import build_request
 
     engine = load_engine("embedded", precision="fp32")
     y, x = np.mgrid[0:192, 0:256]
@@ -156,8 +156,11 @@ def test_engine_previews_decode_the_box_and_leave_the_result_unchanged():
     mask[64:96, 96:128] = True
     results = []
     for preview in (False, True):
-        request = EditRequest("inpaint", img, mask, seed=1, steps=8, preview=preview, preview_interval=0.0)
-        gen = engine.run(request)
+        request = build_request(
+            "inpaint", image=img, mask=mask, seed=1, num_steps=8, preview=preview, preview_interval=0.0
+        )
+        plan = engine.plan(request)
+        gen = engine.run(plan)
         shown = 0
         while True:
             try:
@@ -166,7 +169,7 @@ def test_engine_previews_decode_the_box_and_leave_the_result_unchanged():
                 results.append(stop.value)
                 break
         assert shown == (8 if preview else 0)
-    assert engine._paste.box is not None and engine._paste._reference is not None  # previews used the box
+    assert plan._paste.box is not None and plan._paste._reference is not None  # previews used the box
     assert np.array_equal(results[0].images[0], results[1].images[0])  # what is pasted: exact either way
 
 

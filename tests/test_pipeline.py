@@ -9,7 +9,8 @@ import pytest
 from tiny import tiny_arpg, tiny_vq
 
 from arpg_core.edits import feather_alpha, lanczos_2x, lock_low_band
-from arpg_core.pipeline import EditRequest, Engine
+from arpg_core.pipeline import Engine
+from arpg_core.requests import build_request
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_inpaint_keeps_pixels_outside_the_feathered_mask(engine):
     mask[5:9, 5:12] = True  # small region
     mask[40:66, 30:80] = True  # a region larger than the window: downscaled
     mask[20, 60] = True  # a single pixel
-    req = EditRequest("inpaint", img, mask, steps=4, variants=2, feather=3, seed=7)
+    req = build_request("inpaint", image=img, mask=mask, num_steps=4, variants=2, feather=3, seed=7)
     progress, result = run(engine, req)
     alpha = feather_alpha(mask, 3)
     assert len(result.images) == 2 and len(result.windows) == 3
@@ -55,7 +56,7 @@ def test_same_request_same_pixels_other_seed_other_pixels(engine):
     img = photo(32, 32)
     mask = np.zeros((32, 32), bool)
     mask[8:24, 8:24] = True
-    req = EditRequest("inpaint", img, mask, steps=4, seed=3)
+    req = build_request("inpaint", image=img, mask=mask, num_steps=4, seed=3)
     a = run(engine, req)[1].images[0]
     b = run(engine, req)[1].images[0]
     c = run(engine, dataclasses.replace(req, seed=4))[1].images[0]
@@ -67,7 +68,7 @@ def test_same_request_same_pixels_other_seed_other_pixels(engine):
 def test_outpaint_size_and_original_untouched(engine, extend):
     img = photo(20, 24)
     l, t, r, b = extend
-    _, result = run(engine, EditRequest("outpaint", img, extend=extend, steps=3, variants=2))
+    _, result = run(engine, build_request("outpaint", image=img, extend=extend, num_steps=3, variants=2))
     for out in result.images:
         assert out.shape == (20 + t + b, 24 + l + r, 3)
         assert np.array_equal(out[t : t + 20, l : l + 24], img)
@@ -75,30 +76,30 @@ def test_outpaint_size_and_original_untouched(engine, extend):
 
 def test_outpaint_seam_first(engine):
     img = photo(16, 16)
-    _, result = run(engine, EditRequest("outpaint", img, extend=(0, 0, 16, 0), steps=3, seam_first=True))
+    _, result = run(engine, build_request("outpaint", image=img, extend=(0, 0, 16, 0), num_steps=3, seam_first=True))
     assert result.images[0].shape == (16, 32, 3)
 
 
 @pytest.mark.parametrize(("hw", "rope"), [((16, 16), "ntk"), ((16, 16), "pi"), ((13, 21), "ntk"), ((40, 24), "ntk")])
 def test_expand_is_exactly_twice_the_size(engine, hw, rope):
     img = photo(*hw)
-    _, result = run(engine, EditRequest("expand", img, steps=4, expand_rope=rope))
+    _, result = run(engine, build_request("expand", image=img, num_steps=4, expand_rope=rope))
     assert result.images[0].shape == (2 * hw[0], 2 * hw[1], 3)
 
 
 def test_expand_lock_keeps_the_lanczos_low_band_of_the_same_sample(engine):
     img = photo(24, 40, seed=3)
-    _, raw = run(engine, EditRequest("expand", img, steps=4, seed=9, expand_lock=0.0))
-    _, locked = run(engine, EditRequest("expand", img, steps=4, seed=9, expand_lock=1.5))
+    _, raw = run(engine, build_request("expand", image=img, num_steps=4, seed=9, expand_lock=0.0))
+    _, locked = run(engine, build_request("expand", image=img, num_steps=4, seed=9, expand_lock=1.5))
     expected = lock_low_band(raw.images[0], lanczos_2x(img), 1.5)
     assert np.array_equal(locked.images[0], expected)
     assert not np.array_equal(locked.images[0], raw.images[0])
     with pytest.raises(ValueError, match="expand_lock"):
-        engine.check(EditRequest("expand", img, expand_lock=-1.0))
+        engine.check(build_request("expand", image=img, expand_lock=-1.0))
 
 
 def test_generate(engine):
-    progress, result = run(engine, EditRequest("generate", label=2, steps=6, variants=2))
+    progress, result = run(engine, build_request("generate", label=2, num_steps=6, variants=2))
     assert [im.shape for im in result.images] == [(16, 16, 3)] * 2
     assert progress[-1].step == progress[-1].total == 6
 
@@ -106,9 +107,11 @@ def test_generate(engine):
 def test_preview_only_when_asked(engine):
     img = photo(16, 16)
     mask = np.ones((16, 16), bool)
-    quiet, _ = run(engine, EditRequest("inpaint", img, mask, steps=4))
+    quiet, _ = run(engine, build_request("inpaint", image=img, mask=mask, num_steps=4))
     assert all(p.preview is None for p in quiet)
-    loud, result = run(engine, EditRequest("inpaint", img, mask, steps=4, preview=True, preview_interval=0))
+    loud, result = run(
+        engine, build_request("inpaint", image=img, mask=mask, num_steps=4, preview=True, preview_interval=0)
+    )
     assert all(p.preview is not None and p.preview.shape == img.shape for p in loud)
     assert np.array_equal(loud[-1].preview, result.images[0])
 
@@ -119,7 +122,7 @@ def test_preview_shows_every_region_still_to_decode_as_neutral(engine):
     mask[4:12, 4:12] = True  # two regions far enough apart for two windows of the tiny model
     mask[28:36, 50:58] = True
     progress, result = run(
-        engine, EditRequest("inpaint", img, mask, steps=4, feather=0, preview=True, preview_interval=0)
+        engine, build_request("inpaint", image=img, mask=mask, num_steps=4, feather=0, preview=True, preview_interval=0)
     )
     assert len(result.windows) == 2 and progress[0].window == 0
     first = progress[0].preview
@@ -135,7 +138,7 @@ def test_cancel_leaves_inputs_untouched(engine):
     mask = np.zeros((40, 40), bool)
     mask[10:30, 10:30] = True
     before_img, before_mask = img.copy(), mask.copy()
-    gen = engine.run(EditRequest("inpaint", img, mask, steps=8, variants=2))
+    gen = engine.run(build_request("inpaint", image=img, mask=mask, num_steps=8, variants=2))
     next(gen)
     next(gen)
     gen.close()
@@ -147,7 +150,7 @@ def test_cancel_leaves_inputs_untouched(engine):
     [
         (dict(mask=np.zeros((10, 10), bool)), "the mask is 10x10 but the image is 24x20"),
         (dict(mask=np.zeros((20, 24), bool)), "the mask is empty"),
-        (dict(steps=0), "steps must be a whole number between 1 and 1024, got 0"),
+        (dict(num_steps=0), "steps must be a whole number between 1 and 1024, got 0"),
         (dict(label=9), "class 9 is outside 0..4"),
         (dict(variants=0), "variants must be a whole number between 1 and 16, got 0"),
         (dict(mode="outpaint", extend=(0, 0, 0, 0)), "nothing to extend"),
@@ -159,15 +162,15 @@ def test_cancel_leaves_inputs_untouched(engine):
 def test_bad_requests_are_named(engine, changes, message):
     mask = np.zeros((20, 24), bool)
     mask[2:5, 2:5] = True
-    req = dataclasses.replace(EditRequest("inpaint", photo(20, 24), mask), **changes)
-    with pytest.raises(ValueError, match=message):
-        engine.check(req)
+    values = {"mode": "inpaint", "image": photo(20, 24), "mask": mask, **changes}
+    with pytest.raises(ValueError, match=message):  # some when built (the sampling), the rest when checked
+        engine.check(build_request(**values))
 
 
 def test_result_record_is_json(engine):
     import json
 
-    _, result = run(engine, EditRequest("generate", steps=2))
+    _, result = run(engine, build_request("generate", num_steps=2))
     record = json.loads(json.dumps(result.record()))
     assert record["size"] == [16, 16] and record["request"]["mode"] == "generate"
     assert set(record["timings"]) >= {"encode", "sample", "decode", "total"}
@@ -180,7 +183,7 @@ def test_other_precisions_edit_too(precision):
     img = photo(24, 24)
     mask = np.zeros((24, 24), bool)
     mask[4:12, 4:12] = True
-    _, result = run(engine, EditRequest("inpaint", img, mask, steps=3, feather=2))
+    _, result = run(engine, build_request("inpaint", image=img, mask=mask, num_steps=3, feather=2))
     keep = feather_alpha(mask, 2) == 0
     assert np.array_equal(result.images[0][keep], img[keep])
 
@@ -198,7 +201,7 @@ def test_precision_rules():
 
 
 def test_edit_runs_to_the_same_result_as_watching_the_steps(engine):
-    request = EditRequest("inpaint", photo(20, 24), np.ones((20, 24), bool), steps=4, seed=3)
+    request = build_request("inpaint", image=photo(20, 24), mask=np.ones((20, 24), bool), num_steps=4, seed=3)
     _, watched = run(engine, request)
     assert np.array_equal(engine.edit(request).images[0], watched.images[0])
 
@@ -211,11 +214,53 @@ def test_no_class_edit_is_the_same_with_and_without_guidance(engine):
         img = photo(32, 32)
         mask = np.zeros((32, 32), bool)
         mask[4:20, 6:22] = True
-        base = EditRequest(mode="inpaint", image=img, mask=mask, label=None, steps=4, seed=3, variants=2)
+        base = build_request("inpaint", image=img, mask=mask, label=None, num_steps=4, seed=3, variants=2)
         a = engine.edit(base)
-        b = engine.edit(dataclasses.replace(base, cfg_scale=1.0))
+        b = engine.edit(base.replace(cfg_scale=1.0))
     finally:
         hook.remove()
     assert set(seen) == {2}
     for x, y in zip(a.images, b.images):
         assert np.array_equal(x, y)
+
+
+def test_each_run_has_its_own_stats(engine):
+    """Timings belong to the run: a second run, even interleaved with the first, never adds to its figures."""
+    img = photo(32, 32)
+    mask = np.zeros((32, 32), bool)
+    mask[8:24, 8:24] = True
+    first = engine.run(build_request("inpaint", image=img, mask=mask, num_steps=4))
+    next(first)
+    second = engine.edit(build_request("generate", num_steps=2))
+    while True:
+        try:
+            next(first)
+        except StopIteration as stop:
+            a = stop.value
+            break
+    assert a.timings is not second.timings
+    assert a.timings["composite"] > 0 and second.timings["composite"] > 0
+    assert a.windows != second.windows and len(a.orders[0]) == len(a.windows)
+    assert not hasattr(engine, "_timings")
+    again = engine.edit(build_request("generate", num_steps=2))
+    assert again.timings["sample"] <= again.timings["total"] and again.timings is not second.timings
+
+
+def test_a_plan_is_checked_once_and_runs_as_its_request_would(engine):
+    img = photo(20, 24)
+    mask = np.zeros((20, 24), bool)
+    mask[2:9, 3:12] = True
+    request = build_request("inpaint", image=img, mask=mask, num_steps=3, seed=2)
+    plan = engine.plan(request)
+    assert plan.request is request and sum(plan.counts) > 0 and plan.windows == engine.windows(request)
+    calls = []
+    original = engine.check
+    engine.check = lambda r: calls.append(r) or original(r)
+    try:
+        from_plan = engine.edit(plan)
+    finally:
+        del engine.check
+    assert calls == []  # a plan was checked when it was made
+    assert np.array_equal(from_plan.images[0], engine.edit(request).images[0])
+    with pytest.raises(ValueError, match="the mask is empty"):
+        engine.plan(request.replace(mask=np.zeros((20, 24), bool)))

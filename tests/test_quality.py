@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from arpg_core import metrics
-from arpg_core.pipeline import EditRequest
 from arpg_core.registry import load_engine
+from arpg_core.requests import build_request
 
 DATA = Path(__file__).parent / "data"
 
@@ -79,6 +79,6 @@ def test_a_box_of_plain_texture_is_filled_in_its_own_colour(engine, name):
     mask = np.zeros(image.shape[:2], bool)
     mask[40:88, 40:88] = True
     for seed in (0, 1):
-        out = engine.edit(EditRequest("inpaint", image, mask, seed=seed)).images[0]
+        out = engine.edit(build_request("inpaint", image=image, mask=mask, seed=seed)).images[0]
         err = metrics.mean_colour_error(out, image, mask)
         assert err <= FILL_BOUND, f"{name}, seed {seed}: the fill's mean colour is {err:.1f} a*b* units off"

@@ -54,7 +54,9 @@ def test_known_tokens_stay_and_unknown_are_decoded_once():
     model = tiny_arpg()
     known_pos = torch.arange(0, 64, 3)
     known_tokens = torch.randint(0, 64, (2, known_pos.numel()), generator=torch.Generator().manual_seed(0))
-    steps = _run(model, [5, 6], SamplingParams(num_steps=6), known_pos=known_pos, known_tokens=known_tokens)
+    steps = _run(
+        model, [5, 6], SamplingParams(num_steps=6, cfg_scale=4.0), known_pos=known_pos, known_tokens=known_tokens
+    )
     decoded = torch.cat([s.positions for s in steps], 1)
     for b in range(2):
         assert sorted(decoded[b].tolist()) == sorted(set(range(64)) - set(known_pos.tolist()))
@@ -95,7 +97,13 @@ def test_greedy_temperature_zero_takes_argmax():
 def test_everything_known_is_an_error():
     model = tiny_arpg()
     with pytest.raises(ValueError, match="nothing to decode"):
-        _run(model, [0], SamplingParams(), known_pos=torch.arange(64), known_tokens=torch.zeros(1, 64))
+        _run(
+            model,
+            [0],
+            SamplingParams(num_steps=64, cfg_scale=4.0),
+            known_pos=torch.arange(64),
+            known_tokens=torch.zeros(1, 64),
+        )
 
 
 def test_larger_grid_with_its_own_rotary_table():
@@ -104,7 +112,7 @@ def test_larger_grid_with_its_own_rotary_table():
     model = tiny_arpg()
     side = 2 * TINY_ARPG.grid_size
     rope = rope_table(TINY_ARPG.head_dim, TINY_ARPG.rope_base, side, side, scale=0.5, extrapolate=1)
-    steps = _run(model, [0], SamplingParams(num_steps=8), num_positions=side * side, rope=rope)
+    steps = _run(model, [0], SamplingParams(num_steps=8, cfg_scale=4.0), num_positions=side * side, rope=rope)
     assert steps[-1].grid.shape == (1, side * side) and (steps[-1].grid >= 0).all()
 
 

@@ -84,16 +84,17 @@ def test_bad_counts_are_named(bad):
 def test_the_engine_sets_and_reports_its_threads():
     from tiny import tiny_arpg, tiny_vq
 
-    from arpg_core.pipeline import EditRequest, Engine
+    from arpg_core.pipeline import Engine
+    from arpg_core.requests import build_request
 
     before = torch.get_num_threads()
     try:
         engine = Engine(tiny_arpg(), tiny_vq(), threads={"cli": 2})
-        result = engine.edit(EditRequest(mode="generate", steps=2))
+        result = engine.edit(build_request("generate", num_steps=2))
         assert result.record()["threads"] == 2 and result.record()["threads_source"] == "cli"
         assert torch.get_num_threads() == 2
         engine.thread_overrides = {}
-        assert engine.edit(EditRequest(mode="generate", steps=2)).extra["threads"] == 1  # tiny: policy says 1
+        assert engine.edit(build_request("generate", num_steps=2)).extra["threads"] == 1  # tiny: policy says 1
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

@@ -17,7 +17,7 @@ from tiny import tiny_arpg, tiny_vq  # noqa: E402
 
 from arpg_core.pipeline import Engine  # noqa: E402
 
-FAST = {"steps": 6, "variants": 2, "random_seed": False, "seed": 7}
+FAST = {"num_steps": 6, "variants": 2, "random_seed": False, "seed": 7}
 
 
 @pytest.fixture(scope="session")

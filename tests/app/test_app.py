@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -71,7 +69,7 @@ def test_corrupt_file_gives_a_dialog(window, qtbot, tmp_path):
     assert not window.open_path(bad)
     boxes = [w for w in window.findChildren(QMessageBox) if w.isVisible()]
     assert boxes and "broken.png" in boxes[0].text()
-    assert boxes[0].detailedText() == "" or isinstance(boxes[0].detailedText(), str)
+    assert "Traceback" not in boxes[0].text() + boxes[0].detailedText()  # a reason, never a traceback
     boxes[0].close()
     assert not window.state.has_image
 
@@ -150,7 +148,7 @@ def test_cancel_mid_run_leaves_the_document_unchanged(window, qtbot, photo):
     s = window.state
     s.mask[10:30, 10:30] = 255
     s.mask[60:90, 80:120] = 255
-    s.set_params(steps=64, variants=1)
+    s.set_params(num_steps=64, variants=1)
     window.controller.refresh_plan()
     before_rgb, before_mask, undo_count = s.rgb, s.mask.copy(), s.undo_stack.count()
     seen = []
@@ -240,25 +238,39 @@ def test_save_writes_a_new_file_and_never_touches_the_source(window, qtbot, phot
 
 
 def test_ui_stays_responsive_during_a_run(window, qtbot, photo):
+    """The edit runs in a worker thread and the event loop keeps turning while it decodes: a timer on the UI
+    thread fires between decoding steps, at several different steps of the run (counted in steps, not seconds,
+    so a busy machine cannot fail it)."""
+    import threading
+
     open_fitted(window, qtbot, photo)
     s = window.state
-    for y in range(4, 96, 24):  # separate islands: one window each, so the run takes a while
+    for y in range(4, 96, 24):  # separate islands: one window each, so the run takes many steps
         for x in range(4, 128, 24):
             s.mask[y : y + 8, x : x + 8] = 255
-    s.set_params(steps=64, variants=2)
+    s.set_params(num_steps=64, variants=2)
     window.controller.refresh_plan()
-    ticks = []
-    timer = QTimer(interval=10)
-    timer.timeout.connect(lambda: s.running and ticks.append(time.perf_counter()))
+    engine = window.controller.engine
+    run_threads = []
+    original = engine.run
+
+    def run(job):
+        run_threads.append(threading.current_thread())
+        return original(job)
+
+    engine.run = run
+    seen = set()
+    timer = QTimer(interval=0)
+    timer.timeout.connect(lambda: s.running and 0 < s.progress[0] < s.progress[1] and seen.add(s.progress[0]))
     timer.start()
-    t0 = time.perf_counter()
-    run_and_wait(window, qtbot)
-    took = time.perf_counter() - t0
-    timer.stop()
+    try:
+        run_and_wait(window, qtbot)
+    finally:
+        timer.stop()
+        del engine.run
     assert len(s.windows) > 10
-    gaps = np.diff([t0, *ticks])
-    assert len(ticks) >= max(3, took / 0.05), f"{len(ticks)} timer ticks in a {took:.2f} s run"
-    assert gaps.max() < 0.5, f"the event loop stalled for {gaps.max():.2f} s"
+    assert run_threads and run_threads[0] is not threading.main_thread()
+    assert len(seen) >= 3, f"the UI thread ran at only {len(seen)} distinct steps of the run"
 
 
 def test_variant_keys_and_compare(window, qtbot, photo):
@@ -324,13 +336,19 @@ def test_autosave_round_trip(window, qtbot, tmp_path, with_alpha):
     alpha = np.full((20, 30), 128, np.uint8) if with_alpha else None
     window.state.load_document(rgb, alpha)
     window.state.mask[5:10, 5:10] = 255
+    window.state.set_mode("outpaint")
+    window.state.set_extend((3, 0, 7, 1))
     window._change_count += 1
     window.autosave().join(10)
     data = files.read_autosave()
     assert np.array_equal(data["rgb"], rgb) and np.array_equal(data["mask"], window.state.mask)
     assert (data["alpha"] is None) == (alpha is None)
+    window.state.set_mode("inpaint")
     window.recover(data)
     assert window.state.modified and window.state.mask[7, 7]
+    assert window.state.mode == "outpaint" and window.state.extend == (3, 0, 7, 1)  # every field written is read
+    window.state.undo_stack.undo()  # the mask came back through undo
+    assert not window.state.mask.any()
     files.clear_autosave()
     assert files.read_autosave() is None
 
@@ -403,12 +421,12 @@ def test_settings_persist_across_windows(qtbot, engine):
     first.quiet = True
     qtbot.addWidget(first)
     first.state.set_brush_size(77)
-    first.state.set_params(steps=21, cfg_scale=4.5)
+    first.state.set_params(num_steps=21, cfg_scale=4.5)
     first.close()
     second = MainWindow(engine=engine)
     qtbot.addWidget(second)
     assert second.state.brush_size == 77
-    assert second.state.params.steps == 21 and second.state.params.cfg_scale == 4.5
+    assert second.state.params.sampling.num_steps == 21 and second.state.params.sampling.cfg_scale == 4.5
     assert second.panel.steps.value() == 21
 
 

@@ -1,8 +1,12 @@
 """Every choice the app offers is one the core accepts (the app once offered a 'linear' step schedule
-that the sampler refused, which blocked every run)."""
+that the sampler refused, which blocked every run), and the app's defaults are the core's."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from arpg_core import choices
+from arpg_core.requests import SamplingParams, default, request_type
 from arpg_core.validate import check_options
 
 
@@ -17,8 +21,63 @@ def test_every_schedule_the_panel_offers_is_accepted_by_the_core(window):
         assert combo_items(combo), f"the panel offers no {field}"
         for text in combo_items(combo):
             combo.setCurrentText(text)
-            assert getattr(window.state.params, field) == text
+            assert getattr(window.state.params.sampling, field) == text
             request = window.controller.request()
-            assert getattr(request, field) == text
-            request.sampling()  # raises ValueError for a choice the sampler does not know
+            assert getattr(request.sampling, field) == text
             check_options(request)
+
+
+def test_every_mode_the_panel_offers_builds_a_request_the_core_accepts(window):
+    s = window.state
+    s.load_document(np.full((24, 32, 3), 90, np.uint8))
+    mask = np.zeros((24, 32), bool)
+    mask[4:12, 4:12] = True
+    s.set_mask(mask, "mask")
+    s.set_extend((8, 0, 0, 0))
+    assert list(window.panel.mode_buttons) == list(choices.MODES)
+    for mode, button in window.panel.mode_buttons.items():
+        button.click()
+        assert s.mode == mode
+        request = window.controller.request()
+        assert type(request) is request_type(mode)
+        request.validate()
+        window.controller.engine.check(request)
+
+
+def test_every_number_the_panel_allows_is_accepted_by_the_core(window):
+    """Both ends of every spin box go through the request's checks."""
+    panel = window.panel
+    s = window.state
+    s.load_document(np.full((80, 80, 3), 90, np.uint8))
+    s.set_mask(np.ones((80, 80), bool), "mask")
+    boxes = [panel.steps, panel.cfg, panel.temperature, panel.variants, panel.seed, panel.top_k, panel.top_p]
+    boxes.append(panel.feather)
+    for box in boxes:
+        before = box.value()
+        for value in (box.minimum(), box.maximum()):
+            box.setValue(value)
+            check_options(window.controller.request())
+        box.setValue(before)
+
+
+def test_preferences_offer_only_devices_and_precisions_the_core_accepts(window):
+    from app.dialogs import PreferencesDialog
+
+    prefs = PreferencesDialog(window.settings, "x", window)
+    assert combo_items(prefs.device) == list(choices.DEVICES)
+    offered = [prefs.precision.itemData(i) for i in range(prefs.precision.count())]
+    assert offered and set(offered) <= set(choices.PRECISIONS)
+
+
+def test_the_app_defaults_are_the_cores(window):
+    from app.state import Params
+
+    p = Params()
+    assert p.sampling == SamplingParams()
+    for name in ("label", "seed", "feather", "seam_first"):
+        assert getattr(p, name) == default(name), name
+    s = window.state
+    s.load_document(np.full((24, 32, 3), 90, np.uint8))
+    s.set_mode("expand")
+    s.set_params(keep_source=True)
+    assert window.controller.request().expand_lock == default("expand_lock") > 0

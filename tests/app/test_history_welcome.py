@@ -84,7 +84,7 @@ def test_history_lists_applied_edits_reselects_one_and_again_replays_it_exactly(
     s, c = window.state, window.controller
     s.mask[30:50, 40:70] = 255
     painted = s.mask.copy()
-    s.set_params(seed=40, random_seed=False, variants=2, steps=5, cfg_scale=2.5, label=1)
+    s.set_params(seed=40, random_seed=False, variants=2, num_steps=5, cfg_scale=2.5, label=1)
     c.refresh_plan()
     run_and_wait(window, qtbot)
     window.actions_["next"].trigger()
@@ -98,11 +98,11 @@ def test_history_lists_applied_edits_reselects_one_and_again_replays_it_exactly(
     assert "seed 41" in panel.details.text() and "edge feather" in panel.details.text()
 
     s.set_mode("expand")  # the user moves on: other settings, another mask
-    s.set_params(steps=9, seed=3, random_seed=True, cfg_scale=7.0, label=None, variants=3)
+    s.set_params(num_steps=9, seed=3, random_seed=True, cfg_scale=7.0, label=None, variants=3)
     s.clear_mask()
     click_item(qtbot, panel, 0)  # re-selects the edit
     p = s.params
-    assert s.mode == "inpaint" and (p.steps, p.cfg_scale, p.label) == (5, 2.5, 1)
+    assert s.mode == "inpaint" and (p.sampling.num_steps, p.sampling.cfg_scale, p.label) == (5, 2.5, 1)
     assert (p.seed, p.variants, p.random_seed) == (40, 2, False)  # the run's: Fill gives the same variants
     assert np.array_equal(s.mask, painted)
 
@@ -141,7 +141,7 @@ def new_window(qtbot, engine):
     w.quiet = True
     qtbot.addWidget(w)
     w.show()
-    w.state.set_params(steps=4)
+    w.state.set_params(num_steps=4)
     return w
 
 
