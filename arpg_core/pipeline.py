@@ -104,6 +104,7 @@ class Engine:
             arpg = quantize_int8(arpg, int8_source)
         self.arpg = arpg
         self.vq = vq.to(self.device).eval()
+        self.bf16_decode = self.precision in ("int8", "bf16") and _has_bf16(self.device)
         self.name = name
         self.class_names = list(class_names or [])
         if self.class_names and len(self.class_names) != arpg.cfg.num_classes:
@@ -128,7 +129,7 @@ class Engine:
 
     @property
     def codec(self) -> Codec:
-        return Codec(self.vq, self.device, self.side)
+        return Codec(self.vq, self.device, self.side, bf16_decode=self.bf16_decode)
 
     # --- checks and planning ---------------------------------------------------------------------------
 
@@ -212,6 +213,15 @@ class Engine:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _has_bf16(device: torch.device) -> bool:
+    """bf16 arithmetic in hardware: CUDA that supports it, or a CPU with AVX-512 BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    from . import calibrate
+
+    return device.type == "cpu" and calibrate.cpu_has_bf16()
 
 
 def resolve_precision(device: torch.device, precision: str = "auto", parameters: int = 0) -> str:
