@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .choices import DEVICES
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
@@ -12,8 +14,8 @@ def resolve_device(name: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda or mps")
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; choose {', '.join(DEVICES[:-1])} or {DEVICES[-1]}")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA was requested but this machine has no usable CUDA device")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
