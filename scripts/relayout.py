@@ -30,6 +30,7 @@ What it does, in order:
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shutil
 import subprocess
@@ -104,6 +105,7 @@ TEXT_NAMES = {".ci/run"}
 NEVER_TOUCH = ("LEAD_NOTES.md", "runs/", "data/", "scripts/relayout.py", "tests/test_relayout.py")
 
 # A core module's own directory changes; the only use of __file__ the script adjusts is the repository root.
+LINE_LENGTH = 120  # [tool.ruff] line-length
 ROOT_FROM_MODULE = "Path(__file__).resolve().parent.parent"
 
 
@@ -228,6 +230,53 @@ def rewrite_pyproject(text: str) -> str:
     return re.sub(r"^packages = \[([^\]]*)\]", listed, text, flags=re.M)
 
 
+def _docstring_lines(tree: ast.AST) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+                lines.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    return lines
+
+
+def _split(line: str, indent: str, lead: str) -> list[str]:
+    """Cut ``line`` at the last space that keeps it within LINE_LENGTH; the rest goes on lines of its own."""
+    out = []
+    while len(line) > LINE_LENGTH:
+        cut = line.rfind(" ", len(indent + lead) + 1, LINE_LENGTH + 1)
+        if cut < 0:
+            break
+        out.append(line[:cut].rstrip())
+        line = indent + lead + line[cut + 1 :].lstrip()
+    return [*out, line]
+
+
+def wrap_long_lines(path: Path) -> list[int]:
+    """A longer dotted name can push a comment or a docstring line past the line length: wrap those.
+    Returns the numbers of the long lines that are code, for a person to wrap."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if not any(len(line) > LINE_LENGTH for line in lines):
+        return []
+    prose = _docstring_lines(ast.parse(text))
+    left, out = [], []
+    for number, line in enumerate(lines, 1):
+        indent = line[: len(line) - len(line.lstrip())]
+        if len(line) <= LINE_LENGTH:
+            out.append(line)
+        elif line.lstrip().startswith("#") and "noqa" not in line:
+            out.extend(_split(line, indent, "# "))
+        elif number in prose:
+            out.extend(_split(line, indent, ""))
+        else:
+            out.append(line)
+            left.append(number)
+    path.write_text("\n".join(out), encoding="utf-8")
+    return left
+
+
 def text_files(root: Path) -> list[Path]:
     files = []
     for name in git("ls-files", cwd=root).splitlines():
@@ -284,11 +333,14 @@ def relayout(root: Path, dry_run: bool = False) -> list[Path]:
         subprocess.run([ruff, "format", "--quiet", *python], cwd=root)
     elif python:
         print("ruff not found: run `ruff check --fix` and `ruff format` on the touched files", file=sys.stderr)
+    by_hand = [f"{name}:{n}" for name in python for n in wrap_long_lines(root / name)]
     git("add", "-u", cwd=root)
     print(
         f"moved {len(moves)} modules into {len([p for p in packages() if (core / p).is_dir()])} packages; "
         f"rewrote references in {len(touched)} files (staged, not committed)"
     )
+    if by_hand:
+        print(f"code lines now over {LINE_LENGTH} characters, to wrap by hand: {', '.join(by_hand)}", file=sys.stderr)
     return touched
 
 
