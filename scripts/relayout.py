@@ -53,7 +53,6 @@ LAYOUT: dict[str, str] = {
     "quant": "nn.quant",
     "int8_cache": "nn.int8_cache",  # quant's packed int8 weights on disk: only quant uses it
     "loading": "nn.loading",
-    "calibrate": "nn.calibrate",  # this machine's decode speed; the engine's precision choice and estimates read it
     # edit: the typed requests, each mode's plan, where a result lands, and the engine's decode loop
     "edits": "edit.edits",
     "requests": "edit.requests",
@@ -77,6 +76,7 @@ LAYOUT: dict[str, str] = {
     "weights_errors": "weights.weights_errors",
     "estimates": "weights.estimates",
     "devices": "weights.devices",
+    "calibrate": "weights.calibrate",  # this machine's speed, stored in the cache folder; estimates read it
     # training: training and its data
     "train": "training.train",
     "data": "training.data",
