@@ -51,7 +51,6 @@ LAYOUT: dict[str, str] = {
     "tokenizer": "nn.tokenizer",
     "local_decode": "nn.local_decode",  # region decode of the VQ decoder: needs only the tokenizer
     "quant": "nn.quant",
-    "int8_cache": "nn.int8_cache",  # quant's packed int8 weights on disk: only quant uses it
     "loading": "nn.loading",
     # edit: the typed requests, each mode's plan, where a result lands, and the engine's decode loop
     "edits": "edit.edits",
@@ -76,6 +75,7 @@ LAYOUT: dict[str, str] = {
     "weights_errors": "weights.weights_errors",
     "estimates": "weights.estimates",
     "devices": "weights.devices",
+    "int8_cache": "weights.int8_cache",  # int8 weights kept in the cache folder (cache, atomic); quant reads it
     "calibrate": "weights.calibrate",  # this machine's speed, stored in the cache folder; estimates read it
     # training: training and its data
     "train": "training.train",
