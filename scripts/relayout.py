@@ -7,10 +7,10 @@ weights cache, training, the CLI). Run it from the repository root on a clean wo
     python scripts/relayout.py --dry-run  # print what would move, change nothing
 
 What it does, in order:
-1. Checks: a git work tree with nothing uncommitted (so ``git checkout . && git clean -fd arpg_core`` undoes
-   it), not laid out already (it refuses to run twice), every ``arpg_core/*.py`` named in ``LAYOUT`` or
-   ``TOP_LEVEL`` (an unknown module stops it: add it to the table), and no use of ``__file__`` in a moved
-   module that it does not know how to adjust.
+1. Checks: a git work tree with nothing uncommitted (the result is staged, not committed, so
+   ``git reset --hard && git clean -fd arpg_core`` undoes it), not laid out already (it refuses to run
+   twice), every ``arpg_core/*.py`` named in ``LAYOUT`` or ``TOP_LEVEL`` (an unknown module stops it: add it
+   to the table), and no use of ``__file__`` in a moved module that it does not know how to adjust.
 2. ``git mv`` each module present into its package; modules of the table that do not exist are skipped. Each
    new package gets an empty ``__init__.py`` (importing a package must not import torch).
 3. Rewrites every tracked text file (Python, Markdown, TOML, build.spec, shell, .ci/run) except LEAD_NOTES.md,
