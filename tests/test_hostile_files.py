@@ -47,7 +47,8 @@ def peak():
         if line.startswith("VmPeak:"):
             return int(line.split()[1]) // 1024
     return 0
-import torch, arpg_core.registry, arpg_core.weights, arpg_core.edit_cli, arpg_core.train_cli  # warm imports
+import torch, arpg_core.registry, arpg_core.weights  # warm imports
+import arpg_core.edit_cli, arpg_core.train_cli
 base, out = peak(), []
 for args in json.loads(sys.argv[1]):
     out.append(main(args))
