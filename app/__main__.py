@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     is_command = bool(argv) and not argv[0].startswith("-") and not _is_image_to_open(argv[0])
     if is_command or argv[:1] in (["-h"], ["--help"]):
-        from arpg_core.cli import main as cli_main
+        from arpg_core.cli.main import main as cli_main
 
         return cli_main(argv)
     from app.main_window import run_app
@@ -31,7 +31,7 @@ def _is_image_to_open(arg: str) -> bool:
     """``arpg-studio photo.jpg`` opens the photo in the app; a command name always means the command."""
     from pathlib import Path
 
-    from arpg_core.cli import command_names
+    from arpg_core.cli.main import command_names
 
     path = Path(arg)
     return arg not in command_names() and (path.is_file() or path.suffix.lower() in IMAGE_SUFFIXES)

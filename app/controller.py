@@ -13,9 +13,9 @@ from dataclasses import fields, replace
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from arpg_core.placement import Document, NoLongerFits, apply
-from arpg_core.plans import lanczos_result
-from arpg_core.requests import build_request, default
+from arpg_core.edit.placement import Document, NoLongerFits, apply
+from arpg_core.edit.plans import lanczos_result
+from arpg_core.edit.requests import build_request, default
 
 from .history import EditHistory, HistoryEntry
 from .jobs import EditJob, LoadJob
@@ -139,7 +139,8 @@ class RunController(QObject):
         self._plan_timer.start()
 
     def request(self, seed: int | None = None, preview: bool = True):
-        """The request of the current mode from the document and the panel's settings (by name, arpg_core.requests)."""
+        """The request of the current mode from the document and the panel's settings (by name,
+        arpg_core.edit.requests)."""
         s, p = self.state, self.state.params
         values = p.request_values()
         if seed is not None:
@@ -301,7 +302,7 @@ class RunController(QObject):
         s.message.emit("Lanczos 2x baseline added to the variants")
 
     def apply_current(self) -> bool:
-        """Apply the variant shown as one undoable step: ``arpg_core.placement.apply`` says where it lands."""
+        """Apply the variant shown as one undoable step: ``arpg_core.edit.placement.apply`` says where it lands."""
         s = self.state
         v = s.current_variant()
         if v is None or s.running or v.result is None:

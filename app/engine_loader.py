@@ -9,7 +9,7 @@ def load_default_engine(
     """Load the engine named in Preferences (the embedded model by default). Runs in a worker thread.
 
     ``threads`` is Preferences > Threads ('auto' or a count), the thread policy's setting-level override."""
-    from arpg_core.registry import load_engine
+    from arpg_core.weights.registry import load_engine
 
     return load_engine(
         model or "embedded",

@@ -2,7 +2,7 @@
 long one edit with it would take on this computer.
 
 How the time is derived (the welcome says so too). The registry holds ARPG-L's speed on the project's 2-core
-reference machine (about 8.5 s for 64 steps, ``arpg_core.estimates``; docs/performance.md, where decoding the
+reference machine (about 8.5 s for 64 steps, ``arpg_core.weights.estimates``; docs/performance.md, where decoding the
 result with VQ-16 adds 1.6 s), scaled linearly to the app's step count. This machine is compared with that one
 by the speed of a matrix multiply of ARPG-L's layer sizes (most of its time), measured here in a fraction of a
 second: the estimate is the reference time times the reference's GFLOP/s over this machine's. The embedded model
@@ -77,9 +77,9 @@ def matmul_gflops(repeats: int = 20) -> float:
 
 def offer(name: str = OFFERED) -> Offer:
     """Worker thread: the offered model's needs, from the registry, and whether it is installed."""
-    from arpg_core import weights
-    from arpg_core.catalog import REGISTRY
-    from arpg_core.estimates import estimate
+    from arpg_core.weights import cache as weights
+    from arpg_core.weights.catalog import REGISTRY
+    from arpg_core.weights.estimates import estimate
 
     e = estimate(name)
     tok = REGISTRY[e["tokenizer"]]
@@ -120,9 +120,9 @@ def measure(steps: int, device: str = "cpu", name: str = OFFERED, cancel=None) -
     """Worker thread: time the embedded model and this machine's matmul speed, and estimate ``name``'s time per
     edit from the reference machine's (see the module's docstring). ``cancel`` (a threading.Event) stops it
     between two decoding steps."""
-    from arpg_core.estimates import estimate
-    from arpg_core.registry import load_engine
-    from arpg_core.requests import build_request
+    from arpg_core.edit.requests import build_request
+    from arpg_core.weights.estimates import estimate
+    from arpg_core.weights.registry import load_engine
 
     engine = load_engine("embedded", device=device)
     if cancel is not None and cancel.is_set():

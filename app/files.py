@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from arpg_core.imageio import ImageError, LoadedImage, load_image, load_mask, save_image
+from arpg_core.files.imageio import ImageError, LoadedImage, load_image, load_mask, save_image
 
 from .settings import data_dir
 

@@ -5,7 +5,7 @@ An entry keeps the whole run's request and which of its variants was applied: th
 sampled together, and the numbers of a batch can differ in the last bits from one variant run alone, so the
 same pixels come from the same run (its first seed and its number of variants), not from the variant's seed.
 
-The entries keep the core's own request (``arpg_core.requests``) without its pixels; this module only
+The entries keep the core's own request (``arpg_core.edit.requests``) without its pixels; this module only
 reads its fields, the controller replays it. Undone edits stay listed, greyed, so they can be run again.
 """
 

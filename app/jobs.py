@@ -130,7 +130,7 @@ class CallJob(_ThreadJob):
 class DownloadJob(_ThreadJob):
     """Downloads models into the cache one after another (a model's tokenizer first, when it is missing).
 
-    Cancel stops at the next progress report; ``arpg_core.weights`` then removes what was partly written.
+    Cancel stops at the next progress report; ``arpg_core.weights.cache`` then removes what was partly written.
     A model finished before the cancel stays installed.
     """
 
@@ -146,7 +146,7 @@ class DownloadJob(_ThreadJob):
         self.current = ""
 
     def work(self) -> None:
-        from arpg_core import weights
+        from arpg_core.weights import cache as weights
 
         done = []
         for name in self.names:

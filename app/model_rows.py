@@ -2,7 +2,7 @@
 
 :class:`ModelRow` is one model as ``app.models_controller.catalog`` gathers it in a worker thread; the functions
 below turn rows, sizes and the core's errors into the app's words. The errors carry structured
-fields (``arpg_core.weights_errors``): the words are built from them, never by rewriting the command line's
+fields (``arpg_core.weights.weights_errors``): the words are built from them, never by rewriting the command line's
 sentences. Only torch-free parts of arpg_core are imported (the catalog, the errors): widgets import this module.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QLocale
 
-from arpg_core.weights_errors import OfflineError, WeightsError  # no torch: the catalog and the errors
+from arpg_core.weights.weights_errors import OfflineError, WeightsError  # no torch: the catalog and the errors
 
 KINDS = {"arpg": "image model", "vq": "tokenizer"}
 
@@ -34,7 +34,7 @@ class ModelRow:
     native_px: int | None
     tokenizer: str | None  # the tokenizer an image model pairs with
     summary: str  # the config in brief, or why the file cannot be read
-    estimate: dict | None  # arpg_core.estimates.estimate(): memory and rough time per image (image models only)
+    estimate: dict | None  # arpg_core.weights.estimates.estimate(): memory and rough time per image (image models only)
     filename: str = ""  # the official file name (what to import offline)
     url: str | None = None  # where a browser can fetch it
     repo: str | None = None
@@ -67,7 +67,7 @@ def seconds_text(s: float) -> str:
 
 def estimate_text(row: ModelRow) -> str:
     """'ARPG-XXL: about 5.21 GB of memory in fp32 (+288 MB for VQ-16), about 35 s per 64-step image on this
-    computer (7.1 s in int8)', the time measured here (arpg_core.calibrate)"""
+    computer (7.1 s in int8)', the time measured here (arpg_core.weights.calibrate)"""
     e = row.estimate
     if not e:
         return ""
@@ -98,7 +98,7 @@ def sentence(text: str) -> str:
 
 
 def error_text(error: BaseException | None, message: str) -> str:
-    """A core error in the app's words, built from its fields (``arpg_core.weights_errors.WeightsError``): no
+    """A core error in the app's words, built from its fields (``arpg_core.weights.weights_errors.WeightsError``): no
     command lines; offline says how to import instead, a connection problem what to check."""
     if not isinstance(error, WeightsError):  # its message is all there is
         return sentence(str(error) if error is not None else message)

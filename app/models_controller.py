@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from arpg_core.weights_errors import WeightsError  # no torch
+from arpg_core.weights.weights_errors import WeightsError  # no torch
 
 from .jobs import CallJob, DownloadJob
 from .model_rows import KINDS, ModelRow, error_text, estimate_text, sentence, size_text
@@ -28,10 +28,10 @@ def catalog(measure: bool = True) -> tuple[list[ModelRow], str]:
 
     Times per image come from this machine's speed measurement; without ``measure`` only a stored one is used
     (the list then shows at once, and the controller measures in a second job: see ``ModelsController._listed``)."""
-    from arpg_core import weights
-    from arpg_core.catalog import REGISTRY, ModelEntry
-    from arpg_core.estimates import estimate
-    from arpg_core.model_files import cache_dir
+    from arpg_core.weights import cache as weights
+    from arpg_core.weights.catalog import REGISTRY, ModelEntry
+    from arpg_core.weights.estimates import estimate
+    from arpg_core.weights.model_files import cache_dir
 
     found = {m.name: m for m in weights.installed()}
     rows = []
@@ -75,22 +75,22 @@ def catalog(measure: bool = True) -> tuple[list[ModelRow], str]:
 
 
 def import_model(path: str, name: str | None = None):
-    """Worker thread: install a local file into the cache (see ``arpg_core.weights.import_file``)."""
-    from arpg_core import weights
+    """Worker thread: install a local file into the cache (see ``arpg_core.weights.cache.import_file``)."""
+    from arpg_core.weights import cache as weights
 
     return weights.import_file(path, name)
 
 
 def remove_model(name: str) -> Path:
     """Worker thread: delete an installed model from the cache."""
-    from arpg_core import weights
+    from arpg_core.weights import cache as weights
 
     return weights.remove(name)
 
 
 def measure_speed():
-    """Worker thread: time this machine once (arpg_core.calibrate, about a second when idle)."""
-    from arpg_core.calibrate import speed
+    """Worker thread: time this machine once (arpg_core.weights.calibrate, about a second when idle)."""
+    from arpg_core.weights.calibrate import speed
 
     return speed()
 

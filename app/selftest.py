@@ -40,7 +40,7 @@ def selftest(window_class) -> int:
 
 
 def _run(window, engine) -> int:
-    from arpg_core.edits import feather_alpha
+    from arpg_core.edit.edits import feather_alpha
 
     state, controller = window.state, window.controller
     rgb, mask = _test_image()

@@ -15,8 +15,8 @@ from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QUndoStack
 
 from arpg_core.choices import MODES
-from arpg_core.placement import EditResult
-from arpg_core.requests import SAMPLING_FIELDS, SamplingParams, default
+from arpg_core.edit.placement import EditResult
+from arpg_core.edit.requests import SAMPLING_FIELDS, SamplingParams, default
 
 from .softmask import ON, stamp
 from .undo import MaskPatchCommand, SnapshotCommand
@@ -30,7 +30,7 @@ APP_VARIANTS = 3  # the app offers three results to choose from (a request's own
 @dataclass(frozen=True)
 class Params:
     """The panel's settings. ``sampling`` and the request fields are the core's, with the core's defaults
-    (arpg_core.requests); the controller builds the mode's request from them by name. The last three are the
+    (arpg_core.edit.requests); the controller builds the mode's request from them by name. The last three are the
     app's own choices."""
 
     sampling: SamplingParams = field(default_factory=SamplingParams)

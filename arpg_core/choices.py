@@ -3,10 +3,10 @@ app's widgets and the command line offer exactly them (import-linter keeps widge
 
 from __future__ import annotations
 
-MODES = ("inpaint", "outpaint", "expand", "generate")  # one typed request each (arpg_core.requests)
+MODES = ("inpaint", "outpaint", "expand", "generate")  # one typed request each (arpg_core.edit.requests)
 SCHEDULES = ("arccos", "cosine")  # how many tokens each step decodes
 CFG_SCHEDULES = ("constant", "linear")  # how the guidance scale moves over the steps
 ROPES = ("pi", "ntk")  # expand: "pi" interpolates every rotary frequency, "ntk" extrapolates the highest ones
-PRECISIONS = ("auto", "fp32", "bf16", "int8")  # of the model's weights (arpg_core.pipeline.resolve_precision)
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # of the model's weights (arpg_core.edit.pipeline.resolve_precision)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SIDES = ("left", "top", "right", "bottom")  # the order of an outpaint's extension

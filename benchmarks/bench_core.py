@@ -38,8 +38,8 @@ def build(model_name: str, quant: bool | str):
     """ARPG at a preset's size, every matrix N(0, 0.02); quant: True or "int8", "bf16", or False (fp32)."""
     import torch
 
-    from arpg_core.config import ARPG_PRESETS
-    from arpg_core.model import ARPG
+    from arpg_core.nn.config import ARPG_PRESETS
+    from arpg_core.nn.model import ARPG
 
     torch.manual_seed(0)
     model = ARPG(ARPG_PRESETS[model_name])
@@ -49,7 +49,7 @@ def build(model_name: str, quant: bool | str):
                 p.normal_(0, 0.02)
     model.eval()
     if quant in (True, "int8"):
-        from arpg_core.quant import quantize_int8
+        from arpg_core.nn.quant import quantize_int8
 
         model = quantize_int8(model)
     elif quant == "bf16":
@@ -88,13 +88,13 @@ def summarize(runs: list[dict], max_load: float) -> dict:
 def run_case(case: str, model_name: str, repeats: int, max_load: float, warmup: int = 1) -> dict:
     import torch
 
-    from arpg_core.sampler import SamplingParams, decode
+    from arpg_core.nn.sampler import SamplingParams, decode
 
     warnings.filterwarnings("ignore")
     precision = case.rsplit("-", 1)[1] if case.endswith(("-int8", "-bf16")) else "fp32"
     if case == "vq-decode":
-        from arpg_core.config import VQ_PRESETS
-        from arpg_core.tokenizer import VQModel
+        from arpg_core.nn.config import VQ_PRESETS
+        from arpg_core.nn.tokenizer import VQModel
 
         vq = VQModel(VQ_PRESETS["VQ-16"]).eval()
         codes = torch.randint(0, 16384, (1, 16, 16))
@@ -165,7 +165,7 @@ def main() -> None:
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
-        from arpg_core.config import ARPG_PRESETS
+        from arpg_core.nn.config import ARPG_PRESETS
         from arpg_core.threads import apply, resolve
 
         size = sum(p.numel() for p in build_meta(args.model).parameters()) if args.case != "vq-decode" else 72e6
@@ -209,8 +209,8 @@ def main() -> None:
 def build_meta(model_name: str):
     import torch
 
-    from arpg_core.config import ARPG_PRESETS
-    from arpg_core.model import ARPG
+    from arpg_core.nn.config import ARPG_PRESETS
+    from arpg_core.nn.model import ARPG
 
     with torch.device("meta"):
         return ARPG(ARPG_PRESETS[model_name])

@@ -44,11 +44,11 @@ def main() -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_core import build
 
-    from arpg_core.config import VQ_PRESETS
-    from arpg_core.pipeline import Engine
-    from arpg_core.requests import build_request
+    from arpg_core.edit.pipeline import Engine
+    from arpg_core.edit.requests import build_request
+    from arpg_core.nn.config import VQ_PRESETS
+    from arpg_core.nn.tokenizer import VQModel
     from arpg_core.threads import _proc_sample, others_busy
-    from arpg_core.tokenizer import VQModel
 
     t = time.perf_counter()
     torch.manual_seed(0)

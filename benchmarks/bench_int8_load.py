@@ -31,10 +31,10 @@ def main() -> None:
 
     import torch
 
-    from arpg_core import int8_cache
-    from arpg_core.checkpoints import build_arpg, read_checkpoint
-    from arpg_core.loading import quantize_int8_
+    from arpg_core.files.checkpoints import build_arpg, read_checkpoint
+    from arpg_core.nn.loading import quantize_int8_
     from arpg_core.threads import _proc_sample, others_busy
+    from arpg_core.weights import int8_cache
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)

@@ -77,8 +77,8 @@ def _case(case: str, steps: int):
     import torch
 
     if case == "embedded":
-        from arpg_core.registry import load_engine
-        from arpg_core.requests import build_request
+        from arpg_core.edit.requests import build_request
+        from arpg_core.weights.registry import load_engine
 
         engine = load_engine("embedded", device="cpu", precision="fp32")
         y, x = np.mgrid[0:192, 0:256]
@@ -95,7 +95,7 @@ def _case(case: str, steps: int):
 
     from bench_core import build
 
-    from arpg_core.sampler import SamplingParams, decode
+    from arpg_core.nn.sampler import SamplingParams, decode
 
     model = build("ARPG-L", "int8" if case == "L-int8" else False)
     order = torch.randperm(256, generator=torch.Generator().manual_seed(0))

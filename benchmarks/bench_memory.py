@@ -30,10 +30,10 @@ def make_inputs(folder: Path) -> None:
     import torch
     from PIL import Image
 
-    from arpg_core.checkpoints import save_safetensors
-    from arpg_core.config import ARPG_PRESETS, VQ_PRESETS
-    from arpg_core.model import ARPG
-    from arpg_core.tokenizer import VQModel
+    from arpg_core.files.checkpoints import save_safetensors
+    from arpg_core.nn.config import ARPG_PRESETS, VQ_PRESETS
+    from arpg_core.nn.model import ARPG
+    from arpg_core.nn.tokenizer import VQModel
 
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "arpg-l.safetensors").exists():
@@ -70,7 +70,7 @@ def child(argv: list[str]) -> None:
         return update(self, done, **fields)
 
     progress.ProgressBar.update = noted
-    from arpg_core.cli import main
+    from arpg_core.cli.main import main
 
     cpu = time.process_time()
     rc = main(argv)

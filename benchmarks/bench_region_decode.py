@@ -5,7 +5,7 @@
 
 For each tokenizer and each square mask (centred in a --window px window; pasted pixels: the mask feathered
 by 8 px, as the engine pastes them) it decodes the window in full (``VQModel.decode``) and with
-``arpg_core.local_decode.decode_region`` for every margin and split, with GroupNorm statistics from the crop
+``arpg_core.nn.local_decode.decode_region`` for every margin and split, with GroupNorm statistics from the crop
 ("local") and, once per split, from the full pass ("full stats", which needs the full decode: it shows how
 much of the error is the statistics'). Errors are over the pasted pixels in 8-bit units, after the
 engine's float-to-uint8 mapping: max abs, mean abs, and whether every pasted byte is identical.
@@ -38,15 +38,15 @@ def tokenizer(name: str, window: int):
     from PIL import Image
 
     if name == "vq16":
-        from arpg_core.config import VQ_PRESETS
-        from arpg_core.tokenizer import VQModel
+        from arpg_core.nn.config import VQ_PRESETS
+        from arpg_core.nn.tokenizer import VQModel
 
         torch.manual_seed(0)
         vq = VQModel(VQ_PRESETS["VQ-16"]).eval()
         side = window // vq.cfg.downsample
         codes = torch.randint(0, vq.cfg.codebook_size, (1, side, side), generator=torch.Generator().manual_seed(0))
         return vq, codes
-    from arpg_core.checkpoints import build_vq, read_checkpoint
+    from arpg_core.files.checkpoints import build_vq, read_checkpoint
 
     vq = build_vq(read_checkpoint(os.path.join(ROOT, "assets", "embedded-tokenizer.safetensors"))).eval()
     img = np.asarray(Image.open(os.path.join(ROOT, "assets", "embedded-examples.png")).convert("RGB"))
@@ -85,9 +85,9 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from arpg_core import local_decode as ld
     from arpg_core import threads
-    from arpg_core.edits import feather_alpha
+    from arpg_core.edit.edits import feather_alpha
+    from arpg_core.nn import local_decode as ld
 
     if args.threads:
         torch.set_num_threads(args.threads)

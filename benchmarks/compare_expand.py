@@ -24,10 +24,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from arpg_core.crops import CropStream  # noqa: E402
-from arpg_core.edits import lanczos_2x, lock_low_band  # noqa: E402
-from arpg_core.registry import load_engine  # noqa: E402
-from arpg_core.requests import build_request, default  # noqa: E402
+from arpg_core.edit.edits import lanczos_2x, lock_low_band  # noqa: E402
+from arpg_core.edit.requests import build_request, default  # noqa: E402
+from arpg_core.training.crops import CropStream  # noqa: E402
+from arpg_core.weights.registry import load_engine  # noqa: E402
 
 
 def psnr(a, b) -> float:

@@ -26,13 +26,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from arpg_core import metrics  # noqa: E402
-from arpg_core.catalog import class_names_for  # noqa: E402
-from arpg_core.checkpoints import load_arpg, load_vq  # noqa: E402
-from arpg_core.crops import CropStream  # noqa: E402
-from arpg_core.pipeline import Engine  # noqa: E402
-from arpg_core.requests import build_request  # noqa: E402
-from arpg_core.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
+from arpg_core.edit.pipeline import Engine  # noqa: E402
+from arpg_core.edit.requests import build_request  # noqa: E402
+from arpg_core.files.checkpoints import load_arpg, load_vq  # noqa: E402
+from arpg_core.training import metrics  # noqa: E402
+from arpg_core.training.crops import CropStream  # noqa: E402
+from arpg_core.training.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
+from arpg_core.weights.catalog import class_names_for  # noqa: E402
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -119,7 +119,7 @@ def main() -> None:
     used = int(torch.unique(codes).numel())
 
     # int8 fast mode against fp32, teacher-forced on the same held-out tokens and orders
-    from arpg_core.quant import quantize_int8
+    from arpg_core.nn.quant import quantize_int8
 
     q = quantize_int8(arpg)
     gen = torch.Generator().manual_seed(5)

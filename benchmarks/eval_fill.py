@@ -27,13 +27,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from arpg_core import metrics
-from arpg_core.catalog import class_names_for
-from arpg_core.checkpoints import load_arpg, load_vq
-from arpg_core.crops import CropStream
-from arpg_core.edits import lanczos_2x, lock_low_band
-from arpg_core.pipeline import Engine
-from arpg_core.requests import build_request
+from arpg_core.edit.edits import lanczos_2x, lock_low_band
+from arpg_core.edit.pipeline import Engine
+from arpg_core.edit.requests import build_request
+from arpg_core.files.checkpoints import load_arpg, load_vq
+from arpg_core.training import metrics
+from arpg_core.training.crops import CropStream
+from arpg_core.weights.catalog import class_names_for
 
 
 def box_masks(n: int, size: int, seed: int) -> list[np.ndarray]:

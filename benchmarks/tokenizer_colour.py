@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from arpg_core import metrics
-from arpg_core.checkpoints import load_vq
-from arpg_core.crops import CropStream
-from arpg_core.tokenizer import VQModel
-from arpg_core.train import VQTrainConfig, train_vq
-from arpg_core.train_cli import EMBEDDED_VQ_V1 as EMBEDDED_VQ
+from arpg_core.cli.train_cli import EMBEDDED_VQ_V1 as EMBEDDED_VQ
+from arpg_core.files.checkpoints import load_vq
+from arpg_core.nn.tokenizer import VQModel
+from arpg_core.training import metrics
+from arpg_core.training.crops import CropStream
+from arpg_core.training.train import VQTrainConfig, train_vq
 
 BASE = VQTrainConfig(batch=16, crop=64, warmup=40)
 # name -> (what it tests, tokenizer config, training config); steps are set from the command line

@@ -10,7 +10,7 @@ after it. They differ in one hash only: the alpha channel of expand-rgba (the CL
 bilinearly now, as the app's was; docs/expand.md). A later refactor checks against the -14a file.
 
 The inputs are synthesized deterministically here or taken from tests/data, the requests run in one process
-through ``arpg_core.cli.main`` with one CPU thread (the same arithmetic on every machine size), and each
+through ``arpg_core.cli.main.main`` with one CPU thread (the same arithmetic on every machine size), and each
 output file is decoded with Pillow: the hash covers its mode, size and pixels, not the file's bytes (so
 metadata does not count), the alpha channel hashed apart from the colours. ``--check`` exits 1 naming every
 request whose pixels differ.
@@ -124,7 +124,7 @@ def pixel_hashes(path: Path) -> dict[str, str]:
 
 
 def run_all() -> dict[str, dict[str, str]]:
-    from arpg_core.cli import main
+    from arpg_core.cli.main import main
 
     out: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="arpg-fingerprints-") as tmp:

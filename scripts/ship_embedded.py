@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/ship_embedded.py runs/arpg-v3/arpg.safetensors runs/vq-v3-dec/tokenizer.safetensors
 
-The weights are stored as fp16 (10-bit mantissa; the loader widens them to fp32, arpg_core.checkpoints), which
+The weights are stored as fp16 (10-bit mantissa; the loader widens them to fp32, arpg_core.files.checkpoints), which
 halves the installer's share of them; the tokenizer's usage buffer (a training statistic, never read) is left
 out. Both files keep their metadata (config, class names, training settings) and record ``stored_dtype``.
 The pair must match: the ARPG's vocabulary is the tokenizer's codebook. Writes are atomic.
@@ -19,9 +19,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from arpg_core.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE  # noqa: E402
-from arpg_core.checkpoints import build_arpg, build_vq, read_checkpoint, save_safetensors  # noqa: E402
-from arpg_core.shapes import USAGE_BUFFER  # noqa: E402
+from arpg_core.files.checkpoints import build_arpg, build_vq, read_checkpoint, save_safetensors  # noqa: E402
+from arpg_core.files.shapes import USAGE_BUFFER  # noqa: E402
+from arpg_core.weights.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE  # noqa: E402
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 

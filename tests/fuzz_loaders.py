@@ -34,12 +34,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from arpg_core.checkpoints import build_arpg, build_vq, read_checkpoint, save_safetensors
-from arpg_core.config import ARPGConfig, VQConfig
-from arpg_core.imageio import ImageError, load_image, load_mask
-from arpg_core.model import ARPG
-from arpg_core.safefile import CheckpointError
-from arpg_core.tokenizer import VQModel
+from arpg_core.files.checkpoints import build_arpg, build_vq, read_checkpoint, save_safetensors
+from arpg_core.files.imageio import ImageError, load_image, load_mask
+from arpg_core.files.safefile import CheckpointError
+from arpg_core.nn.config import ARPGConfig, VQConfig
+from arpg_core.nn.model import ARPG
+from arpg_core.nn.tokenizer import VQModel
 
 EXAMPLES = int(os.environ.get("ARPG_FUZZ_EXAMPLES", "120"))
 MAX_GROWTH_MB = int(os.environ.get("ARPG_FUZZ_MAX_MB", "320"))  # resident

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 from tiny import tiny_arpg, tiny_vq
 
-from arpg_core.checkpoints import save_safetensors
-from arpg_core.cli import main
+from arpg_core.cli.main import main
+from arpg_core.files.checkpoints import save_safetensors
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_MODEL = "/nonexistent/never-loaded.safetensors"  # a run that fails on this never reached the model
@@ -55,7 +55,7 @@ def refused(capsys, args, message, code=1) -> str:
 
 def cli(*args, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **kw.pop("env", {})}
-    return subprocess.run([sys.executable, "-m", "arpg_core.cli", *map(str, args)], env=env, **kw)
+    return subprocess.run([sys.executable, "-m", "arpg_core.cli.main", *map(str, args)], env=env, **kw)
 
 
 def leftovers(folder: Path, keep: set[str]) -> list[str]:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from arpg_core.atomic import atomic_write
+from arpg_core.files.atomic import atomic_write
 
 
 def test_success_replaces_the_file_with_the_usual_permissions(tmp_path):
@@ -38,7 +38,7 @@ def test_safetensors_outputs_get_the_usual_permissions_too(tmp_path):
     """safetensors writes through a 0600 temporary file of its own; the result must still be 0666 - umask."""
     import torch
 
-    from arpg_core.checkpoints import save_safetensors
+    from arpg_core.files.checkpoints import save_safetensors
 
     umask = os.umask(0)
     os.umask(umask)

@@ -9,12 +9,12 @@ import pytest
 import torch
 from tiny import TINY_ARPG
 
-from arpg_core import calibrate
-from arpg_core.calibrate import Speed, fit, multiplied_parameters, needs_measuring
-from arpg_core.config import ARPG_PRESETS, ARPGConfig
-from arpg_core.estimates import estimate
-from arpg_core.model import ARPG
+from arpg_core.nn.config import ARPG_PRESETS, ARPGConfig
+from arpg_core.nn.model import ARPG
 from arpg_core.progress import eta_after
+from arpg_core.weights import calibrate
+from arpg_core.weights.calibrate import Speed, fit, multiplied_parameters, needs_measuring
+from arpg_core.weights.estimates import estimate
 
 HERE = {"cpu": "cpu X", "torch": "2.13.0", "cores": 2}
 SPEED = Speed((0.5, 2e-8), (0.25, 4e-9), {}, {**HERE, "others_busy": 0.0}, 0.0)
@@ -128,7 +128,7 @@ def test_eta_follows_a_slowdown():
 
 
 def test_auto_precision_follows_this_machines_measurement(monkeypatch):
-    from arpg_core.pipeline import resolve_precision
+    from arpg_core.edit.pipeline import resolve_precision
 
     cpu = torch.device("cpu")
     big = 300_000_000

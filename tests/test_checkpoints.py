@@ -10,7 +10,7 @@ import pytest
 import torch
 from tiny import TINY_ARPG, tiny_arpg, tiny_vq
 
-from arpg_core.checkpoints import (
+from arpg_core.files.checkpoints import (
     CheckpointError,
     convert,
     load_arpg,
@@ -79,7 +79,7 @@ def test_convert_vq_roundtrip(tmp_path):
 
 
 def test_default_heads_come_from_head_dim_64(tmp_path):
-    from arpg_core.config import ARPGConfig
+    from arpg_core.nn.config import ARPGConfig
 
     cfg = ARPGConfig(dim=128, n_layer=2, n_head=2, vocab_size=16, num_classes=3, block_size=16, multiple_of=32)
     model = tiny_arpg(cfg=cfg)

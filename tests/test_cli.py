@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from tiny import tiny_arpg, tiny_vq
 
-from arpg_core.checkpoints import save_safetensors
-from arpg_core.edits import feather_alpha
+from arpg_core.edit.edits import feather_alpha
+from arpg_core.files.checkpoints import save_safetensors
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def models(tmp_path_factory):
 
 
 def cli(*args, check=None):
-    proc = subprocess.run([sys.executable, "-m", "arpg_core.cli", *map(str, args)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "arpg_core.cli.main", *map(str, args)], capture_output=True, text=True)
     if check is not None:
         assert proc.returncode == check, proc.stderr
     return proc
@@ -189,7 +189,7 @@ def _bad_inputs(tmp_path, photo_path):
 
 def test_bad_inputs_get_one_line_and_no_file(tmp_path, models, photo, capsys):
     """Every case in-process through the same entry point (fast); two of them again as real subprocesses."""
-    from arpg_core.cli import main
+    from arpg_core.cli.main import main
 
     path, _ = photo
     cases = _bad_inputs(tmp_path, path)
@@ -231,7 +231,7 @@ def test_official_layout_pt_files_with_imagenet_classes(tmp_path, photo):
     """Pickled .pt files in the official layout (1000 classes, head_dim 64) load with no flags."""
     import torch
 
-    from arpg_core.config import ARPGConfig
+    from arpg_core.nn.config import ARPGConfig
 
     cfg = ARPGConfig(dim=128, n_layer=2, n_head=2, vocab_size=64, num_classes=1000, block_size=64, multiple_of=64)
     torch.save({"state_dict": tiny_arpg(cfg=cfg).state_dict(), "steps": 1}, tmp_path / "arpg_official.pt")
@@ -258,7 +258,7 @@ def test_official_layout_pt_files_with_imagenet_classes(tmp_path, photo):
 
 
 def test_help_lists_every_command_and_how_to_start_the_app(capsys):
-    from arpg_core.cli import command_names, main
+    from arpg_core.cli.main import command_names, main
 
     with pytest.raises(SystemExit) as exit_:
         main(["-h"])

@@ -1,4 +1,4 @@
-"""arpg_core.data on generated data only: no network, no .debs, no wheels from PyPI."""
+"""arpg_core.training.data on generated data only: no network, no .debs, no wheels from PyPI."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from arpg_core import data as D
-from arpg_core.crops import CropStream
-from arpg_core.data import (
+from arpg_core.training import data as D
+from arpg_core.training.crops import CropStream
+from arpg_core.training.data import (
     CLASSES,
     NULL_CLASS,
     SKIP,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from arpg_core.edits import (
+from arpg_core.edit.edits import (
     Window,
     composite,
     expand_plan,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arpg_core.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE, assets_dir
-from arpg_core.edits import feather_alpha
-from arpg_core.registry import load_engine
-from arpg_core.requests import build_request
+from arpg_core.edit.edits import feather_alpha
+from arpg_core.edit.requests import build_request
+from arpg_core.weights.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE, assets_dir
+from arpg_core.weights.registry import load_engine
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,15 @@ from hostile import ROOT, cli, leftovers, refused, save_models
 from safetensors.torch import save_file
 from tiny import TINY_ARPG, TINY_ENTRIES, TINY_VQ, files_under, pt_bytes, tiny_arpg, tiny_vq
 
-from arpg_core.atomic import sweep_stale
-from arpg_core.catalog import REGISTRY
-from arpg_core.checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
-from arpg_core.cli import main
-from arpg_core.config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig
-from arpg_core.model import ARPG
-from arpg_core.registry import load_engine
-from arpg_core.shapes import arpg_shapes, vq_shapes
-from arpg_core.tokenizer import VQModel
+from arpg_core.cli.main import main
+from arpg_core.files.atomic import sweep_stale
+from arpg_core.files.checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
+from arpg_core.files.shapes import arpg_shapes, vq_shapes
+from arpg_core.nn.config import ARPG_PRESETS, VQ_PRESETS, ARPGConfig
+from arpg_core.nn.model import ARPG
+from arpg_core.nn.tokenizer import VQModel
+from arpg_core.weights.catalog import REGISTRY
+from arpg_core.weights.registry import load_engine
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +41,14 @@ def models(tmp_path_factory):
 
 BOMB_CODE = r"""
 import json, sys, resource
-from arpg_core.cli import main
+from arpg_core.cli.main import main
 def peak():
     for line in open("/proc/self/status"):
         if line.startswith("VmPeak:"):
             return int(line.split()[1]) // 1024
     return 0
-import torch, arpg_core.registry, arpg_core.weights  # warm imports
-import arpg_core.edit_cli, arpg_core.train_cli
+import torch, arpg_core.weights.registry, arpg_core.weights.cache  # warm imports
+import arpg_core.cli.edit_cli, arpg_core.cli.train_cli
 base, out = peak(), []
 for args in json.loads(sys.argv[1]):
     out.append(main(args))

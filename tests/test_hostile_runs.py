@@ -19,8 +19,8 @@ from hostile import NO_MODEL, PROGRESS, ROOT, cli, leftovers, refused, save_mode
 from PIL import Image
 from tiny import files_under, tiny_arpg
 
-from arpg_core.atomic import OutputError, OutputSet
-from arpg_core.cli import main
+from arpg_core.cli.main import main
+from arpg_core.files.atomic import OutputError, OutputSet
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +134,8 @@ FULL = OSError(28, "No space left on device")
 @pytest.mark.parametrize(
     ("target", "call", "force"),
     [
-        ("arpg_core.edit_cli.write_image", 3, False),  # the disk fills up while writing variant 3
-        ("arpg_core.edit_cli.write_image", 3, True),
+        ("arpg_core.cli.edit_cli.write_image", 3, False),  # the disk fills up while writing variant 3
+        ("arpg_core.cli.edit_cli.write_image", 3, True),
         ("os.link", 2, False),  # committing the second file fails
         ("os.replace", 2, True),
     ],
@@ -214,7 +214,7 @@ def test_two_runs_to_one_name_one_wins(tmp_path, models):
             [
                 sys.executable,
                 "-m",
-                "arpg_core.cli",
+                "arpg_core.cli.main",
                 "generate",
                 "-o",
                 str(out),
@@ -287,7 +287,9 @@ def test_stderr_closed_early_does_not_fail_the_run(tmp_path, models):
     """``2>&1 | head -c 20``: the reader goes away after 20 bytes, the run goes on and writes its file."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = ["generate", "-o", str(tmp_path / "g.png"), "--steps", 8, "--tokenizer", "x", *models]
-    proc = subprocess.Popen([sys.executable, "-m", "arpg_core.cli", *map(str, args)], env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arpg_core.cli.main", *map(str, args)], env=env, stderr=subprocess.PIPE
+    )
     assert len(proc.stderr.read(20)) == 20
     proc.stderr.close()
     assert proc.wait(timeout=120) == 0 and (tmp_path / "g.png").is_file()

@@ -48,7 +48,8 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
                 targets.add(f"{stem}.{alias.name}")  # `from . import weights`: the module itself
     resolved = set()
     for target in targets:
-        # the deepest project module the name stands for (`from .registry import REGISTRY` -> arpg_core.registry)
+        # the deepest project module the name stands for (`from .registry import REGISTRY` ->
+        # arpg_core.weights.registry)
         while target and target not in known:
             target = target.rpartition(".")[0]
         if target and target != name and target not in PACKAGES:
@@ -115,7 +116,7 @@ def test_the_graph_reader_sees_lazy_and_type_checking_imports(tmp_path):
 
 def test_there_are_no_import_circles_among_the_project_modules():
     edges = graph()
-    assert "arpg_core.cli" in edges and "app.models_dialog" in edges  # the walk found the project
+    assert "arpg_core.cli.main" in edges and "app.models_dialog" in edges  # the walk found the project
     assert circles(edges) == []
 
 
@@ -124,7 +125,7 @@ def test_listing_the_model_catalog_does_not_import_torch():
     the errors about them) must not pull in torch."""
     code = (
         "import sys\n"
-        "from arpg_core import catalog, model_files, weights_errors\n"
+        "from arpg_core.weights import catalog, model_files, weights_errors\n"
         "assert catalog.REGISTRY['ARPG-L'].approx_download_bytes > 0\n"
         "assert model_files.installed_path('embedded') is not None\n"
         "assert weights_errors.not_installed('ARPG-L').kind == 'not_installed'\n"
@@ -141,7 +142,7 @@ def test_weights_list_does_not_import_torch_once_this_machine_is_measured(tmp_pa
     import json
     import time
 
-    from arpg_core import calibrate
+    from arpg_core.weights import calibrate
 
     here = {**calibrate.machine(), "others_busy": 0.0}
     stored = calibrate.Speed((0.5, 2e-8), (0.25, 4e-9), {}, here, time.time())
@@ -150,7 +151,7 @@ def test_weights_list_does_not_import_torch_once_this_machine_is_measured(tmp_pa
     (cache / calibrate.CALIBRATION_FILE).write_text(json.dumps(stored.to_dict()))
     code = (
         "import sys\n"
-        "from arpg_core.cli import main\n"
+        "from arpg_core.cli.main import main\n"
         "code = main(['weights', 'list'])\n"
         "print('torch' in sys.modules, file=sys.stderr)\n"
         "sys.exit(code)\n"

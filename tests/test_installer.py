@@ -178,7 +178,7 @@ def test_frozen_download_goes_through_the_hub_client(build):
     advertised sha256 is wrong, and the app must refuse it with a message, not a traceback."""
     from hubserver import FakeHub
 
-    from arpg_core.catalog import REGISTRY
+    from arpg_core.weights.catalog import REGISTRY
 
     entry = REGISTRY["VQ-16"]
     tmp = build["tmp"] / "download"

@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import save_file
 from tiny import TINY_ARPG, tiny_arpg
 
-from arpg_core import int8_cache
-from arpg_core.loading import quantize_int8_
-from arpg_core.quant import quantize_int8
+from arpg_core.nn.loading import quantize_int8_
+from arpg_core.nn.quant import quantize_int8
+from arpg_core.weights import int8_cache
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny import TINY_ARPG, tiny_arpg
 
-from arpg_core.kv_cache import KVCache
+from arpg_core.nn.kv_cache import KVCache
 
 
 def test_one_token_per_step_equals_the_causal_forward():

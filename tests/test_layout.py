@@ -8,10 +8,10 @@ import pytest
 import torch
 from reference import layout_path
 
-from arpg_core.checkpoints import infer_arpg_config, infer_vq_config
-from arpg_core.config import ARPG_PRESETS, VQ_PRESETS
-from arpg_core.model import ARPG
-from arpg_core.tokenizer import VQModel
+from arpg_core.files.checkpoints import infer_arpg_config, infer_vq_config
+from arpg_core.nn.config import ARPG_PRESETS, VQ_PRESETS
+from arpg_core.nn.model import ARPG
+from arpg_core.nn.tokenizer import VQModel
 
 
 def _layout() -> dict:

@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from tiny import tiny_arpg, tiny_vq
 
-from arpg_core.checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
-from arpg_core.loading import quantize_int8_, read_safetensors
+from arpg_core.files.checkpoints import CheckpointError, build_arpg, build_vq, read_checkpoint, save_safetensors
+from arpg_core.nn.loading import quantize_int8_, read_safetensors
 
 
 def test_read_safetensors_matches_the_library(tmp_path):

@@ -1,4 +1,4 @@
-"""Region decode (arpg_core.local_decode) against the full decode, on small random tokenizers."""
+"""Region decode (arpg_core.nn.local_decode) against the full decode, on small random tokenizers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from arpg_core import local_decode as ld
-from arpg_core.config import VQConfig
-from arpg_core.tokenizer import VQModel
+from arpg_core.nn import local_decode as ld
+from arpg_core.nn.config import VQConfig
+from arpg_core.nn.tokenizer import VQModel
 
 
 def _vq(norm: str, seed: int = 0, colour_path: bool = False) -> VQModel:
@@ -146,8 +146,8 @@ def test_paste_decoder_keeps_what_is_pasted_exact():
 
 
 def test_engine_previews_decode_the_box_and_leave_the_result_unchanged():
-    from arpg_core.registry import load_engine
-    from arpg_core.requests import build_request
+    from arpg_core.edit.requests import build_request
+    from arpg_core.weights.registry import load_engine
 
     engine = load_engine("embedded", precision="fp32")
     y, x = np.mgrid[0:192, 0:256]

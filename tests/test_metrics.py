@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from arpg_core import metrics
+from arpg_core.training import metrics
 
 
 def flat(rgb, size=32):

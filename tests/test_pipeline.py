@@ -9,9 +9,9 @@ import pytest
 import torch
 from tiny import tiny_arpg, tiny_vq
 
-from arpg_core.edits import feather_alpha, lanczos_2x, lock_low_band
-from arpg_core.pipeline import Engine
-from arpg_core.requests import build_request
+from arpg_core.edit.edits import feather_alpha, lanczos_2x, lock_low_band
+from arpg_core.edit.pipeline import Engine
+from arpg_core.edit.requests import build_request
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_other_precisions_edit_too(precision):
 def test_precision_rules():
     import torch
 
-    from arpg_core.pipeline import resolve_precision
+    from arpg_core.edit.pipeline import resolve_precision
 
     assert resolve_precision(torch.device("cpu")) == "fp32"
     with pytest.raises(ValueError, match="CPU only"):
@@ -270,8 +270,8 @@ def test_a_plan_is_checked_once_and_runs_as_its_request_would(engine):
 def test_fast_modes_decode_in_bf16_within_a_few_levels_of_fp32(monkeypatch):
     """int8 and bf16 engines decode in bf16 where the hardware has bf16 units: the pasted pixels stay within a few
     8-bit levels of the fp32 decode (measured on the embedded tokenizer: mean 0.3, max 9). fp32 never does."""
-    from arpg_core import calibrate
-    from arpg_core.registry import load_engine
+    from arpg_core.weights import calibrate
+    from arpg_core.weights.registry import load_engine
 
     monkeypatch.setattr(calibrate, "cpu_has_bf16", lambda: True)  # the same path on any CPU (slower without units)
     fast = load_engine("embedded", precision="int8")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from test_pipeline import engine, photo  # noqa: F401  (the tiny engine fixture)
 
-from arpg_core.placement import Document, EditResult, NoLongerFits, Placement, apply
-from arpg_core.plans import lanczos_result
-from arpg_core.requests import build_request
+from arpg_core.edit.placement import Document, EditResult, NoLongerFits, Placement, apply
+from arpg_core.edit.plans import lanczos_result
+from arpg_core.edit.requests import build_request
 
 
 def document(h=20, w=24, alpha=True):

@@ -1,7 +1,7 @@
 """The embedded model keeps colour: what a person sees first, guarded on real held-out crops.
 
 The crops in tests/data are cut from held-out photos (never trained on; sources in tests/data/README.md).
-Colour is measured in CIELAB a*b* (arpg_core.metrics), where PSNR would hide a hue shift.
+Colour is measured in CIELAB a*b* (arpg_core.training.metrics), where PSNR would hide a hue shift.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from arpg_core import metrics
-from arpg_core.registry import load_engine
-from arpg_core.requests import build_request
+from arpg_core.edit.requests import build_request
+from arpg_core.training import metrics
+from arpg_core.weights.registry import load_engine
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from reference import load_expected, load_fixture, load_weights, require_fixture
 
-from arpg_core.config import ARPGConfig
-from arpg_core.model import ARPG
-from arpg_core.sampler import SamplingParams, cfg_scales, decode, step_counts
+from arpg_core.nn.config import ARPGConfig
+from arpg_core.nn.model import ARPG
+from arpg_core.nn.sampler import SamplingParams, cfg_scales, decode, step_counts
 
 require_fixture()
 FIXTURE = load_fixture()

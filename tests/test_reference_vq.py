@@ -6,8 +6,8 @@ import pytest
 import torch
 from reference import load_expected, load_fixture, load_weights, require_fixture
 
-from arpg_core.config import VQConfig
-from arpg_core.tokenizer import VQModel
+from arpg_core.nn.config import VQConfig
+from arpg_core.nn.tokenizer import VQModel
 
 require_fixture()
 

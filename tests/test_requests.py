@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from arpg_core import choices
-from arpg_core.cli import build_parser
-from arpg_core.edit_cli import _request
-from arpg_core.requests import (
+from arpg_core.cli.edit_cli import _request
+from arpg_core.cli.main import build_parser
+from arpg_core.edit.requests import (
     GENERATE_STEPS,
     REQUEST_TYPES,
     ExpandRequest,

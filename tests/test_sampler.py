@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiny import TINY_ARPG, tiny_arpg
 
-from arpg_core.sampler import SamplingParams, cfg_scales, decode, filter_logits, step_counts
+from arpg_core.nn.sampler import SamplingParams, cfg_scales, decode, filter_logits, step_counts
 
 
 @given(n=st.integers(1, 1100), steps=st.integers(1, 300), schedule=st.sampled_from(["arccos", "cosine"]))
@@ -107,7 +107,7 @@ def test_everything_known_is_an_error():
 
 
 def test_larger_grid_with_its_own_rotary_table():
-    from arpg_core.model import rope_table
+    from arpg_core.nn.model import rope_table
 
     model = tiny_arpg()
     side = 2 * TINY_ARPG.grid_size

@@ -84,8 +84,8 @@ def test_bad_counts_are_named(bad):
 def test_the_engine_sets_and_reports_its_threads():
     from tiny import tiny_arpg, tiny_vq
 
-    from arpg_core.pipeline import Engine
-    from arpg_core.requests import build_request
+    from arpg_core.edit.pipeline import Engine
+    from arpg_core.edit.requests import build_request
 
     before = torch.get_num_threads()
     try:
@@ -100,7 +100,7 @@ def test_the_engine_sets_and_reports_its_threads():
         torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("entry", ["app.__main__", "arpg_core.cli"])
+@pytest.mark.parametrize("entry", ["app.__main__", "arpg_core.cli.main"])
 def test_entry_points_set_a_passive_wait_policy_before_torch(entry):
     code = f"import os, {entry}; print(os.environ.get('OMP_WAIT_POLICY'))"
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from arpg_core.config import VQConfig
-from arpg_core.tokenizer import VQModel
+from arpg_core.nn.config import VQConfig
+from arpg_core.nn.tokenizer import VQModel
 
 TINY = VQConfig(
     codebook_size=16,
@@ -82,7 +82,7 @@ def test_commitment_gradient_reaches_encoder_without_decoder(model):
 
 def test_embedded_tokenizer_recipe_never_normalises_a_channel_on_its_own():
     """GroupNorm with one channel per group removes each map's mean over the window, and the colour with it."""
-    from arpg_core.train_cli import EMBEDDED_VQ, EMBEDDED_VQ_V1
+    from arpg_core.cli.train_cli import EMBEDDED_VQ, EMBEDDED_VQ_V1
 
     def min_group(cfg):
         return min(m.num_channels // m.num_groups for m in VQModel(cfg).modules() if isinstance(m, nn.GroupNorm))
@@ -94,7 +94,7 @@ def test_embedded_tokenizer_recipe_never_normalises_a_channel_on_its_own():
 def test_pixel_norm_keeps_the_layout_and_the_window_mean():
     from dataclasses import replace
 
-    from arpg_core.tokenizer import PixelNorm
+    from arpg_core.nn.tokenizer import PixelNorm
 
     cfg = VQConfig(codebook_size=16, codebook_dim=4, z_channels=8, ch=8, ch_mult=(1, 2), num_groups=4)
     group, pixel = VQModel(cfg), VQModel(replace(cfg, norm="pixel"))
@@ -136,7 +136,7 @@ def test_colour_path_adds_each_cells_mean_colour_around_the_norms():
 
 
 def test_code_colour_head_and_hue_jitter():
-    from arpg_core.train import VQTrainConfig, cell_colour, colour_head, hue_jitter, vq_loss
+    from arpg_core.training.train import VQTrainConfig, cell_colour, colour_head, hue_jitter, vq_loss
 
     torch.manual_seed(0)
     model = VQModel(TINY)
@@ -158,7 +158,7 @@ def test_code_colour_head_and_hue_jitter():
 
 
 def test_texture_term_asks_for_the_inputs_texture_energy_not_its_phase():
-    from arpg_core.train import VQTrainConfig, texture_energy, vq_loss
+    from arpg_core.training.train import VQTrainConfig, texture_energy, vq_loss
 
     checker = (torch.arange(16).view(1, 16) + torch.arange(16).view(16, 1)) % 2 * 2 - 1.0  # (16, 16) in {-1, 1}
     images = checker.expand(1, 3, 16, 16)
@@ -172,7 +172,7 @@ def test_texture_term_asks_for_the_inputs_texture_energy_not_its_phase():
 
 
 def test_encode_in_channels_last_gives_the_default_layouts_codes():
-    from arpg_core.checkpoints import build_vq, read_checkpoint
+    from arpg_core.files.checkpoints import build_vq, read_checkpoint
 
     vq = build_vq(read_checkpoint(Path(__file__).parent.parent / "assets" / "embedded-tokenizer.safetensors"))
     g = torch.Generator().manual_seed(0)

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 from tiny import TINY_ARPG, TINY_VQ
 
-from arpg_core.checkpoints import load_arpg
-from arpg_core.config import VQConfig
-from arpg_core.tokenizer import VQModel
-from arpg_core.train import (
+from arpg_core.files.checkpoints import load_arpg
+from arpg_core.nn.config import VQConfig
+from arpg_core.nn.tokenizer import VQModel
+from arpg_core.training.train import (
     ARPGTrainConfig,
     VQTrainConfig,
     lr_at,
@@ -118,7 +118,7 @@ def test_arpg_second_stage_starts_from_the_given_weights(tmp_path):
 
 
 def test_exported_weights_load_with_their_class_names(tmp_path):
-    from arpg_core.checkpoints import load_arpg
+    from arpg_core.files.checkpoints import load_arpg
 
     codes = torch.randint(0, TINY_ARPG.vocab_size, (8, TINY_ARPG.block_size))
     tc = ARPGTrainConfig(steps=2, batch=4, checkpoint_every=1)
@@ -153,7 +153,7 @@ def test_decoder_only_stage_keeps_the_codes(photos, tmp_path):
 def test_colour_terms_of_the_tokenizer_loss():
     from dataclasses import replace
 
-    from arpg_core.train import opponent_chroma, vq_loss
+    from arpg_core.training.train import opponent_chroma, vq_loss
 
     grey = torch.full((1, 3, 8, 8), 0.3)
     assert opponent_chroma(grey).abs().max() < 1e-6  # no chroma in a grey image

@@ -23,12 +23,12 @@ import torch
 from hubserver import FakeHub
 from tiny import ARPG_PARAMS, TINY_ARPG, TINY_ENTRIES, files_under, pt_bytes, tiny_arpg, tiny_vq
 
-from arpg_core import weights
-from arpg_core.catalog import REGISTRY, imagenet_class_names
-from arpg_core.checkpoints import CheckpointError, read_checkpoint
-from arpg_core.config import ARPG_PRESETS, VQ_PRESETS
-from arpg_core.estimates import estimate
-from arpg_core.registry import load_engine
+from arpg_core.files.checkpoints import CheckpointError, read_checkpoint
+from arpg_core.nn.config import ARPG_PRESETS, VQ_PRESETS
+from arpg_core.weights import cache as weights
+from arpg_core.weights.catalog import REGISTRY, imagenet_class_names
+from arpg_core.weights.estimates import estimate
+from arpg_core.weights.registry import load_engine
 
 TESTS = Path(__file__).resolve().parent
 
@@ -272,7 +272,7 @@ def test_default_cache_dir_is_the_user_cache(monkeypatch):
 
 
 def test_cli_list(cache, blobs, tmp_path, capsys):
-    from arpg_core.cli import main
+    from arpg_core.cli.main import main
 
     src = tmp_path / "tiny_vq.pt"
     src.write_bytes(blobs["vq"])
@@ -296,9 +296,9 @@ def test_cli_download_ctrl_c_exits_130_and_leaves_nothing(hub, cache, blobs):
     code = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
         "from tiny import TINY_ENTRIES\n"
-        "from arpg_core.catalog import REGISTRY\n"
+        "from arpg_core.weights.catalog import REGISTRY\n"
         "REGISTRY.update(TINY_ENTRIES)\n"
-        "from arpg_core.cli import main\n"
+        "from arpg_core.cli.main import main\n"
         "sys.exit(main(['weights', 'download', 'TINY-ARPG']))\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=os.environ.copy())

@@ -11,9 +11,16 @@ import pytest
 import torch
 from tiny import TINY_ARPG, TINY_ENTRIES, TINY_VQ, tiny_arpg, tiny_vq
 
-from arpg_core import weights
-from arpg_core.catalog import REGISTRY
-from arpg_core.weights_errors import KINDS, OfflineError, WeightsError, already_installed, not_installed, offline
+from arpg_core.weights import cache as weights
+from arpg_core.weights.catalog import REGISTRY
+from arpg_core.weights.weights_errors import (
+    KINDS,
+    OfflineError,
+    WeightsError,
+    already_installed,
+    not_installed,
+    offline,
+)
 
 
 @pytest.fixture

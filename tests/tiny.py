@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from arpg_core.catalog import ModelEntry
-from arpg_core.config import ARPGConfig, VQConfig
-from arpg_core.model import ARPG
-from arpg_core.tokenizer import VQModel
+from arpg_core.nn.config import ARPGConfig, VQConfig
+from arpg_core.nn.model import ARPG
+from arpg_core.nn.tokenizer import VQModel
+from arpg_core.weights.catalog import ModelEntry
 
 TINY_ARPG = ARPGConfig(dim=64, n_layer=4, n_head=4, vocab_size=64, num_classes=5, block_size=64, multiple_of=32)
 TINY_VQ = VQConfig(

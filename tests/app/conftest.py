@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 from tiny import tiny_arpg, tiny_vq  # noqa: E402
 
-from arpg_core.pipeline import Engine  # noqa: E402
+from arpg_core.edit.pipeline import Engine  # noqa: E402
 
 FAST = {"num_steps": 6, "variants": 2, "random_seed": False, "seed": 7}
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from arpg_core.edits import feather_alpha
+from arpg_core.edit.edits import feather_alpha
 
 RUN_TIMEOUT = 180_000  # an upper bound on waiting, not a timing: runs share 2 cores
 
@@ -380,13 +380,13 @@ def test_selftest_runs_the_worker_path(qtbot, engine, monkeypatch, capsys):
 
 
 def test_an_image_argument_starts_the_app_and_a_command_the_cli(monkeypatch, photo, tmp_path):
-    import arpg_core.cli
+    import arpg_core.cli.main
     from app import __main__ as entry
     from app import main_window
 
     calls = []
     monkeypatch.setattr(main_window, "run_app", lambda argv: calls.append(("app", argv)) or 0)
-    monkeypatch.setattr(arpg_core.cli, "main", lambda argv: calls.append(("cli", argv)) or 0)
+    monkeypatch.setattr(arpg_core.cli.main, "main", lambda argv: calls.append(("cli", argv)) or 0)
     missing = str(tmp_path / "missing.jpg")
     for argv in ([str(photo)], [missing], [], ["--selftest"], ["inpaint", str(photo)], ["weights", "list"], ["-h"]):
         assert entry.main(argv) == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from arpg_core import choices
-from arpg_core.requests import SamplingParams, default, request_type
+from arpg_core.edit.requests import SamplingParams, default, request_type
 from arpg_core.validate import check_options
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from arpg_core.placement import Document, apply
-from arpg_core.plans import ModePlan
+from arpg_core.edit.placement import Document, apply
+from arpg_core.edit.plans import ModePlan
 
 RUN_TIMEOUT = 120_000
 

@@ -13,7 +13,7 @@ from test_app import RUN_TIMEOUT, open_fitted, run_and_wait, view_point
 
 from app import estimates, file_dialogs
 from app.softmask import blend_weight, soften
-from arpg_core.edits import feather_alpha
+from arpg_core.edit.edits import feather_alpha
 
 
 def stroke(window, qtbot, points) -> None:
@@ -185,7 +185,7 @@ def test_the_model_name_in_the_status_bar_opens_the_models_dialog(window, qtbot)
 
 
 def test_measure_scales_the_reference_time_by_this_machines_speed():
-    from arpg_core.estimates import estimate
+    from arpg_core.weights.estimates import estimate
 
     t = estimates.measure(steps=32)
     ref = estimate("ARPG-L")

@@ -4,8 +4,8 @@ offline says how to import, a connection problem what to check; an error of anot
 from __future__ import annotations
 
 from app.model_rows import error_text
-from arpg_core.catalog import REGISTRY
-from arpg_core.weights_errors import OfflineError, WeightsError, already_installed, not_installed, offline
+from arpg_core.weights.catalog import REGISTRY
+from arpg_core.weights.weights_errors import OfflineError, WeightsError, already_installed, not_installed, offline
 
 
 def test_offline_says_how_to_import_without_a_command_line():

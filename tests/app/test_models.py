@@ -14,9 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from tiny import TINY_ENTRIES, files_under, pt_bytes, tiny_arpg, tiny_vq
 
-from arpg_core import weights
-from arpg_core.catalog import REGISTRY
-from arpg_core.checkpoints import save_safetensors
+from arpg_core.files.checkpoints import save_safetensors
+from arpg_core.weights import cache as weights
+from arpg_core.weights.catalog import REGISTRY
 
 LOAD_TIMEOUT = 15_000
 CAT_NAMES = ["cat", "dog", "house", "tree", "cup"]

@@ -1,0 +1,444 @@
+"""Each mode's plan: its windows, the decode plan of each window, and how the decoded tokens become pixels.
+
+``plan_for(request, codec)`` gives the plan of a request, planned before anything runs (its windows, steps and
+placement are known at once, for display). The engine's one decoding loop (``arpg_core.edit.pipeline``) then asks
+the plan, window by window: ``encode`` (the window's known tokens and the positions to decode, or None when
+nothing is left to decode there), ``preview`` (variant 0's canvas so far) and ``end_window`` (the decoded
+tokens back into pixels or into the larger grid); ``finish`` gives the variants' images.
+
+Inpaint: one window per mask region (a downscaled one for large regions), known tokens prefilled, the masked
+ones sampled, decoded, and feathered into the mask only. Outpaint: native windows sliding out from the
+original, each prefilled with every token already known. Generate: one native window from nothing. Expand:
+the source tokens at the even positions of a grid twice as large, with a rotary table for that grid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from arpg_core.edit.edits import (
+    DecodePlan,
+    Window,
+    composite,
+    expand_plan,
+    expand_windows,
+    feather_alpha,
+    fill_unknown,
+    inpaint_regions,
+    lanczos_2x,
+    lock_low_band,
+    outpaint_windows,
+    plan_from_mask,
+    token_mask,
+)
+from arpg_core.edit.placement import EditResult, Placement
+from arpg_core.edit.requests import (
+    EditRequest,
+    ExpandRequest,
+    GenerateRequest,
+    InpaintRequest,
+    OutpaintRequest,
+    SamplingParams,
+)
+from arpg_core.nn.local_decode import PasteDecoder
+from arpg_core.nn.model import rope_table
+from arpg_core.nn.sampler import StepResult, step_counts
+from arpg_core.nn.tokenizer import VQModel
+
+TIMINGS = ("encode", "sample", "decode", "composite", "preview")
+
+
+class Stats:
+    """One run's timings, in seconds per stage (each run has its own)."""
+
+    def __init__(self) -> None:
+        self.timings = dict.fromkeys(TIMINGS, 0.0)
+
+    @contextmanager
+    def timed(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] += time.perf_counter() - t0
+
+
+class Codec:
+    """The tokenizer on its device, and the model's grid: pixels to tokens and back."""
+
+    def __init__(self, vq: VQModel, device: torch.device, side: int, bf16_decode: bool = False):
+        self.vq, self.device, self.side = vq, device, side
+        # Decode in bf16 (the engine's int8 and bf16 modes, on hardware with bf16 units): about half the decode's
+        # CPU time, pixels within a few 8-bit units of fp32's (docs/performance.md). The encode stays fp32:
+        # in bf16 a few % of the codes would change.
+        self.bf16_decode = bf16_decode
+
+    def _decoding(self):
+        if self.bf16_decode:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @property
+    def patch(self) -> int:
+        return self.vq.cfg.downsample
+
+    @property
+    def native(self) -> int:
+        return self.side * self.patch
+
+    def encode(self, images: np.ndarray) -> torch.Tensor:
+        """(B, H, W, 3) uint8 -> tokens (B, H/p, W/p) on the CPU."""
+        with torch.inference_mode():
+            return self.vq.encode(_to_tensor(images, self.device)).cpu()
+
+    def decode(self, codes: torch.Tensor) -> np.ndarray:
+        """Tokens (B, h, w) -> (B, h*p, w*p, 3) uint8."""
+        with torch.inference_mode(), self._decoding():
+            return _to_uint8(self.vq.decode(codes.to(self.device)).float().cpu())
+
+    def grid_images(
+        self, grid: torch.Tensor, plan: DecodePlan, paste: PasteDecoder | None = None, exact: bool = True
+    ) -> np.ndarray:
+        """(B, side*side) token grids of a plan -> (B, h*p, w*p, 3) uint8; unknown positions as code 0.
+
+        ``paste``: the window's decoder that may decode only the pasted box for a preview (``exact`` False)."""
+        h, w = plan.grid_hw
+        codes = grid.view(grid.shape[0], plan.side, plan.side)[:, :h, :w].clamp(min=0)  # (B, h, w)
+        if paste is None:
+            return self.decode(codes)
+        with torch.inference_mode(), self._decoding():
+            return _to_uint8(paste.decode(codes.to(self.device), exact=exact).float().cpu())
+
+
+class ModePlan:
+    """What every mode's plan gives the engine (see the module's docstring)."""
+
+    windows: list[Window]  # every window, in order (for display)
+    jobs: list[Window]  # the windows that run
+    counts: list[int]  # decoding steps of each job
+    placement: Placement
+    extra: dict
+
+    def __init__(self, request: EditRequest, codec: Codec):
+        self.request, self.codec = request, codec
+        self.extra = {}
+
+    def document_windows(self) -> list[tuple[float, float, float, float, float]]:
+        """The windows in the source image's pixels, each with its token size there: x0, y0, x1, y1, px."""
+        raise NotImplementedError
+
+    def rope(self, cfg) -> torch.Tensor | None:
+        return None  # the model's own grid
+
+    def begin(self, variants: int) -> None:
+        raise NotImplementedError
+
+    def encode(self, i: int, stats: Stats) -> DecodePlan | None:
+        raise NotImplementedError
+
+    def preview(self, i: int, step: StepResult, plan: DecodePlan, stats: Stats) -> np.ndarray | None:
+        return None
+
+    def end_window(self, i: int, step: StepResult, plan: DecodePlan, stats: Stats) -> None:
+        raise NotImplementedError
+
+    def finish(self, stats: Stats) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+@dataclass
+class _Job:
+    """One window of an inpaint, outpaint or generate, planned before anything runs."""
+
+    window: Window
+    write: np.ndarray  # (h, w) float: weight of generated pixels written back into the canvas
+    unknown_px: np.ndarray  # (h, w) bool: pixels the encoder must not see
+    unknown_tokens: np.ndarray  # (th, tw) bool at the model's scale
+
+
+class _CanvasPlan(ModePlan):
+    """Windows decoded one after another into a canvas, each composited in before the next is encoded."""
+
+    def __init__(self, request, codec, canvas: np.ndarray, jobs: list[_Job], windows: list[Window], placement):
+        super().__init__(request, codec)
+        self.canvas, self._jobs, self.windows, self.placement = canvas, jobs, windows, placement
+        self.jobs = [j.window for j in jobs]
+        self.counts = [_num_steps(int(j.unknown_tokens.sum()), request.sampling) for j in jobs]
+        self._pad_hw = (0, 0)
+
+    def begin(self, variants: int) -> None:
+        self.canvases = [self.canvas.copy() for _ in range(variants)]
+
+    def encode(self, i: int, stats: Stats) -> DecodePlan:
+        job, codec = self._jobs[i], self.codec
+        win = job.window
+        ys, xs = win.slices()
+        with stats.timed("encode"):
+            ww, wh = win.work_size
+            p = codec.patch
+            unknown_work = _resize_mask(job.unknown_px, (ww, wh))
+            batch = []
+            for c in self.canvases:
+                c = c[ys, xs]
+                work = (
+                    c if (ww, wh) == (c.shape[1], c.shape[0]) else cv2.resize(c, (ww, wh), interpolation=cv2.INTER_AREA)
+                )
+                work = fill_unknown(work, unknown_work)
+                hp, wp = -(-wh // p) * p, -(-ww // p) * p
+                batch.append(np.pad(work, ((0, hp - wh), (0, wp - ww), (0, 0)), mode="edge"))
+            tokens = codec.encode(np.stack(batch))
+        self._pad_hw = (wh, ww)
+        plan = plan_from_mask(tokens, job.unknown_tokens, codec.side)
+        self._paste = PasteDecoder.for_window(codec.vq, plan.grid_hw, job.write, (wh, ww), self.request.preview)
+        return plan
+
+    def preview(self, i: int, step: StepResult, plan: DecodePlan, stats: Stats) -> np.ndarray:
+        """Variant 0's canvas with the tokens decoded so far; positions still unknown, in this window and in the
+        windows still to come, are shown neutral grey."""
+        with stats.timed("preview"):
+            job, p = self._jobs[i], self.codec.patch
+            grid = step.grid[:1]
+            last = step.step == step.num_steps - 1  # exact, and reused by the final decode
+            img = self.codec.grid_images(grid, plan, self._paste, exact=last)[0]
+            h, w = plan.grid_hw
+            pending = (grid.view(plan.side, plan.side)[:h, :w] < 0).numpy()
+            pending_px = np.kron(pending, np.ones((p, p), bool))
+            img[pending_px] = _neutral(img[pending_px])
+            wh, ww = self._pad_hw
+            img = img[:wh, :ww]
+            win = job.window
+            if (ww, wh) != (win.width, win.height):
+                img = cv2.resize(img, (win.width, win.height), interpolation=cv2.INTER_LINEAR)
+            out = self.canvases[0].copy()
+            for other in self._jobs[i + 1 :]:
+                oys, oxs = other.window.slices()
+                out[oys, oxs] = composite(out[oys, oxs], _neutral(out[oys, oxs]), other.write)
+            ys, xs = win.slices()
+            out[ys, xs] = composite(out[ys, xs], img, job.write)
+        return out
+
+    def end_window(self, i: int, step: StepResult, plan: DecodePlan, stats: Stats) -> None:
+        job = self._jobs[i]
+        win = job.window
+        with stats.timed("decode"):
+            wh, ww = self._pad_hw
+            images = []
+            for img in self.codec.grid_images(step.grid, plan, self._paste):
+                img = img[:wh, :ww]
+                if (ww, wh) != (win.width, win.height):
+                    img = cv2.resize(img, (win.width, win.height), interpolation=cv2.INTER_LANCZOS4)
+                images.append(img)
+        with stats.timed("composite"):
+            ys, xs = win.slices()
+            for canvas, img in zip(self.canvases, images):
+                canvas[ys, xs] = composite(canvas[ys, xs], img, job.write)
+
+    def finish(self, stats: Stats) -> list[np.ndarray]:
+        return self.canvases
+
+
+class InpaintPlan(_CanvasPlan):
+    def __init__(self, r: InpaintRequest, codec: Codec):
+        mask = r.mask.astype(bool)
+        labels, regions = inpaint_regions(mask, codec.native)
+        jobs = []
+        for win, label in regions:
+            ys, xs = win.slices()
+            region = labels == label
+            alpha = feather_alpha(region, r.feather)[ys, xs]
+            jobs.append(_Job(win, alpha, region[ys, xs], _work_tokens(region[ys, xs], win, codec.patch, r.dilate)))
+        H, W = r.image.shape[:2]
+        windows = [w for w, _ in regions]
+        super().__init__(r, codec, r.image, jobs, windows, Placement((W, H), (W, H), masked=True))
+
+    def document_windows(self):
+        return [(w.x0, w.y0, w.x1, w.y1, self.codec.patch / w.scale) for w in self.windows]
+
+
+class OutpaintPlan(_CanvasPlan):
+    def __init__(self, r: OutpaintRequest, codec: Codec):
+        H, W = r.image.shape[:2]
+        l, t, rr, b = r.extend
+        size_hw = (H + t + b, W + l + rr)
+        windows = outpaint_windows(size_hw, (l, t, l + W, t + H), codec.native)
+        unknown = np.ones(size_hw, bool)
+        unknown[t : t + H, l : l + W] = False
+        jobs = []
+        for win in windows:
+            ys, xs = win.slices()
+            here = unknown[ys, xs].copy()
+            if not here.any():
+                continue
+            jobs.append(_Job(win, here.astype(np.float32), here, _work_tokens(here, win, codec.patch, 0)))
+            unknown[ys, xs] = False
+        canvas = np.zeros((*size_hw, 3), np.uint8)
+        canvas[t : t + H, l : l + W] = r.image
+        placement = Placement((size_hw[1], size_hw[0]), (W, H), offset=(l, t))
+        super().__init__(r, codec, canvas, jobs, windows, placement)
+
+    def document_windows(self):
+        (l, t), p = self.placement.offset, float(self.codec.patch)
+        return [(w.x0 - l, w.y0 - t, w.x1 - l, w.y1 - t, p) for w in self.windows]
+
+
+class GeneratePlan(_CanvasPlan):
+    def __init__(self, r: GenerateRequest, codec: Codec):
+        n = codec.native
+        full = np.ones((n, n), bool)
+        window = Window(0, 0, n, n)
+        job = _Job(window, full.astype(np.float32), full, token_mask(full, codec.patch))
+        canvas = np.full((n, n, 3), 127, np.uint8)
+        super().__init__(r, codec, canvas, [job], [window], Placement((n, n), None))
+
+    def document_windows(self):
+        return [(w.x0, w.y0, w.x1, w.y1, self.codec.patch / w.scale) for w in self.windows]
+
+
+class ExpandPlan(ModePlan):
+    """Source windows at the even positions of a token grid twice as large; the 2x grid is decoded at the end,
+    window by window, the overlaps blended."""
+
+    def __init__(self, r: ExpandRequest, codec: Codec):
+        super().__init__(r, codec)
+        p = codec.patch
+        H, W = r.image.shape[:2]
+        Hp, Wp = -(-H // p) * p, -(-W // p) * p
+        self.source = np.pad(r.image, ((0, Hp - H), (0, Wp - W), (0, 0)), mode="edge")
+        self.grid_hw = (2 * Hp // p, 2 * Wp // p)
+        self.windows = self.jobs = expand_windows((H, W), codec.native, p)
+        known = torch.zeros(self.grid_hw, dtype=torch.bool)  # how many positions each window leaves unknown
+        known[::2, ::2] = True
+        self.counts = []
+        for win in self.windows:
+            ys, xs = _token_slices(win, p, 2)
+            self.counts.append(_num_steps(int((~known[ys, xs]).sum()), r.sampling))
+            known[ys, xs] = True
+        self.placement = Placement((2 * W, 2 * H), (W, H), scale=2)
+        self.extra = {"rope": r.expand_rope}
+
+    def document_windows(self):
+        return [(w.x0, w.y0, w.x1, w.y1, self.codec.patch / 2) for w in self.windows]
+
+    def rope(self, cfg) -> torch.Tensor:
+        side = self.codec.side
+        extrapolate = 0 if self.request.expand_rope == "pi" else max(1, cfg.head_dim // 32)
+        return rope_table(cfg.head_dim, cfg.rope_base, 2 * side, 2 * side, scale=0.5, extrapolate=extrapolate)
+
+    def begin(self, variants: int) -> None:
+        self.big = torch.full((variants, *self.grid_hw), -1, dtype=torch.long)  # the 2x token grid
+
+    def encode(self, i: int, stats: Stats) -> DecodePlan | None:
+        win, B = self.windows[i], self.big.shape[0]
+        ys, xs = _token_slices(win, self.codec.patch, 2)
+        with stats.timed("encode"):
+            tokens = self.codec.encode(self.source[win.slices()][None]).expand(B, -1, -1)  # (B, h, w)
+        plan = expand_plan(tokens, self.big[:, ys, xs], 2 * self.codec.side)
+        return plan if plan.unknown_pos.numel() else None
+
+    def end_window(self, i: int, step: StepResult, plan: DecodePlan, stats: Stats) -> None:
+        ys, xs = _token_slices(self.windows[i], self.codec.patch, 2)
+        h2, w2 = plan.grid_hw
+        B, side = self.big.shape[0], 2 * self.codec.side
+        self.big[:, ys, xs] = step.grid.view(B, side, side)[:, :h2, :w2].cpu()
+
+    def finish(self, stats: Stats) -> list[np.ndarray]:
+        r = self.request
+        with stats.timed("decode"):
+            out = self._decode_tiled()
+        H, W = r.image.shape[:2]
+        images = [o[: 2 * H, : 2 * W] for o in out]
+        if r.expand_lock > 0:
+            baseline = lanczos_2x(r.image)
+            images = [lock_low_band(o, baseline, r.expand_lock) for o in images]
+        return images
+
+    def _decode_tiled(self) -> list[np.ndarray]:
+        """Decode the 2x token grid window by window, blending overlaps with linear ramps."""
+        big, p = self.big, self.codec.patch
+        B, H2, W2 = big.shape[0], big.shape[1] * p, big.shape[2] * p
+        acc = np.zeros((B, H2, W2, 3), np.float64)
+        weight = np.zeros((H2, W2), np.float64)
+        for win in self.windows:
+            ys, xs = _token_slices(win, p, 2)
+            arr = self.codec.decode(big[:, ys, xs]).astype(np.float64)
+            h, w = arr.shape[1:3]
+            ramp = _ramp(h)[:, None] * _ramp(w)[None, :]
+            y0, x0 = ys.start * p, xs.start * p
+            acc[:, y0 : y0 + h, x0 : x0 + w] += arr * ramp[None, :, :, None]
+            weight[y0 : y0 + h, x0 : x0 + w] += ramp
+        return [np.rint(a / weight[..., None]).clip(0, 255).astype(np.uint8) for a in acc]
+
+
+PLANS: dict[type, type[ModePlan]] = {
+    InpaintRequest: InpaintPlan,
+    OutpaintRequest: OutpaintPlan,
+    ExpandRequest: ExpandPlan,
+    GenerateRequest: GeneratePlan,
+}
+
+
+def plan_for(request: EditRequest, codec: Codec) -> ModePlan:
+    """The plan of a checked request."""
+    return PLANS[type(request)](request, codec)
+
+
+def lanczos_result(image: np.ndarray) -> EditResult:
+    """The Lanczos 2x of an image as a result placed like an expansion (the baseline to compare with)."""
+    H, W = image.shape[:2]
+    return EditResult([lanczos_2x(image)], Placement((2 * W, 2 * H), (W, H), scale=2), extra={"baseline": True})
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _neutral(pixels: np.ndarray) -> np.ndarray:
+    """Not decoded yet: a neutral grey that faintly shows what is underneath."""
+    return (pixels // 4 + 96).astype(np.uint8)
+
+
+def _num_steps(n_unknown: int, params: SamplingParams) -> int:
+    return len(step_counts(n_unknown, params.num_steps, params.schedule)) if n_unknown else 0
+
+
+def _resize_mask(mask: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    if (mask.shape[1], mask.shape[0]) == size_wh:
+        return mask
+    # area-resize then keep any touched pixel, so a thin stroke never vanishes when downscaled
+    return cv2.resize(mask.astype(np.float32), size_wh, interpolation=cv2.INTER_AREA) > 0
+
+
+def _work_tokens(unknown_px: np.ndarray, win: Window, patch: int, dilate: int) -> np.ndarray:
+    return token_mask(_resize_mask(unknown_px, win.work_size), patch, dilate)
+
+
+def _token_slices(win: Window, patch: int, factor: int) -> tuple[slice, slice]:
+    return (
+        slice(factor * win.y0 // patch, factor * win.y1 // patch),
+        slice(factor * win.x0 // patch, factor * win.x1 // patch),
+    )
+
+
+def _ramp(n: int) -> np.ndarray:
+    """Blend weights along one axis of a tile: rising over the outer quarter, never zero."""
+    edge = max(1, n // 4)
+    i = np.arange(n, dtype=np.float64)
+    return np.minimum(1.0, (np.minimum(i, n - 1 - i) + 1) / edge)
+
+
+def _to_tensor(images: np.ndarray, device) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return (x / 127.5 - 1.0).to(device)
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) float in [-1, 1] -> (B, H, W, 3) uint8, as the official sampler maps it."""
+    x = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()

@@ -1,0 +1,408 @@
+"""Training the tokenizer and ARPG on a folder of photos, resumable, fp32 (the CPU recipe).
+
+Tokenizer: reconstruction (MSE + L1) plus codebook and commitment losses, on random crops; unused
+codes are re-seeded from recent encoder outputs so the codebook stays in use.
+ARPG, as the official recipe: a random permutation per sample (the model's teacher-forced forward
+rotates inputs and queries by the permuted positions, the class slot fixed), causal masks in both
+passes, class dropout to the null class, AdamW (0.9, 0.95) with weight decay 0.05, linear warm-up then
+cosine decay, gradient clipping at 1.0. Crops are tokenized once before ARPG training.
+
+Checkpoints hold the model, the optimizer, the step and every random state, so a resumed run
+continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from arpg_core.files.atomic import atomic_write
+from arpg_core.files.checkpoints import save_safetensors
+from arpg_core.nn.config import ARPGConfig, VQConfig
+from arpg_core.nn.model import ARPG
+from arpg_core.nn.tokenizer import VQModel
+from arpg_core.progress import ProgressBar
+from arpg_core.training.crops import CropStream
+
+
+@dataclass(frozen=True)
+class VQTrainConfig:
+    steps: int = 6000
+    batch: int = 16
+    crop: int = 64
+    lr: float = 2e-4
+    warmup: int = 200
+    reseed_every: int = 200  # steps between re-seeding dead codes; 0 = never
+    l1_weight: float = 1.0
+    mse_weight: float = 1.0
+    # Colour terms (0 = the first embedded tokenizer's recipe). Natural images vary least along the
+    # red-green axis, so a pixel loss alone lets a small bottleneck drop it (assets/MODEL_CARD.md):
+    chroma_weight: float = 0.0  # L1 on the two opponent chroma channels
+    lowpass_weight: float = 0.0  # L1 on the token-cell means (the colour and coarse shape of each cell)
+    # L1 between each cell's mean colour (luma and the two opponent chroma channels, chroma x2) and what a
+    # small training-only head reads from that cell's quantised code: the code itself must carry the colour,
+    # where the losses above only ask the decoder for it and leave it free to guess from texture.
+    code_colour_weight: float = 0.0
+    hue_jitter: float = 0.0  # share of crops whose hues are rotated by a random angle (all hues get seen)
+    # L1 between the local energy of the Laplacian (its absolute value, averaged over each token cell) of the
+    # reconstruction and of the input: a pixel loss alone rewards a blur where the texture cannot be known
+    # exactly; this asks for as much texture as the input has, without asking for its exact phase.
+    texture_weight: float = 0.0
+    seed: int = 0
+    checkpoint_every: int = 250
+    # Second stage: train only the decoder (at the full window size) on top of a trained tokenizer.
+    # The encoder and codebook stay frozen, so the codes, and any ARPG trained on them, stay valid.
+    decoder_only: bool = False
+
+
+@dataclass(frozen=True)
+class ARPGTrainConfig:
+    steps: int = 1500
+    batch: int = 32
+    lr: float = 4e-4
+    min_lr: float = 4e-5
+    warmup: int = 100
+    weight_decay: float = 0.05
+    class_dropout: float = 0.1
+    grad_clip: float = 1.0
+    num_crops: int = 12000  # pre-tokenized training crops (with their flips)
+    crop: int = 128
+    seed: int = 0
+    checkpoint_every: int = 100
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int, floor: float = 0.0) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to ``floor`` at ``total``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * t))
+
+
+# --- tokenizer --------------------------------------------------------------------------------------
+
+
+# RGB -> the two opponent chroma channels: red-green (close to CIELAB a*) and yellow-blue (close to b*).
+_CHROMA = torch.tensor([[0.5, -0.5, 0.0], [0.25, 0.25, -0.5]])
+
+
+def opponent_chroma(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 2, H, W) red-green and yellow-blue differences."""
+    return torch.einsum("cr,brhw->bchw", _CHROMA.to(images), images)
+
+
+def cell_colour(images: torch.Tensor, ds: int) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 3, H/ds, W/ds): each cell's mean luma and opponent chroma (chroma x2)."""
+    luma = images.mean(1, keepdim=True)  # (B, 1, H, W)
+    return F.avg_pool2d(torch.cat([luma, 2 * opponent_chroma(images)], 1), ds)
+
+
+def colour_head(codebook_dim: int) -> torch.nn.Module:
+    """Training-only readout of a cell's colour from its quantised code (never shipped)."""
+    return torch.nn.Sequential(torch.nn.Conv2d(codebook_dim, 64, 1), torch.nn.SiLU(), torch.nn.Conv2d(64, 3, 1))
+
+
+# YIQ: luma and two chroma axes; a hue rotation turns the (I, Q) plane and keeps luma.
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def hue_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Rotate the hue of a random ``share`` of the crops (B, 3, H, W) in [-1, 1] by a random angle."""
+    if share <= 0:
+        return images
+    pick = torch.rand(images.shape[0], generator=generator) < share
+    angle = torch.rand(images.shape[0], generator=generator) * 2 * math.pi
+    out = images.clone()
+    for i in pick.nonzero()[:, 0].tolist():
+        c, s = math.cos(angle[i]), math.sin(angle[i])
+        rot = torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+        m = torch.linalg.inv(_YIQ) @ rot @ _YIQ  # (3, 3) RGB -> RGB
+        out[i] = torch.einsum("cr,rhw->chw", m, images[i]).clamp(-1, 1)
+    return out
+
+
+_LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+
+
+def texture_energy(images: torch.Tensor, ds: int) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 1, H/ds, W/ds): mean |Laplacian| of the luma over each cell."""
+    luma = images.mean(1, keepdim=True)  # (B, 1, H, W)
+    return F.avg_pool2d(F.conv2d(luma, _LAPLACE.to(images), padding=1).abs(), ds)
+
+
+def vq_loss(
+    model: VQModel, images: torch.Tensor, tc: VQTrainConfig, head: torch.nn.Module | None = None
+) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    z_q, codes, vq_losses = model.quantize.forward_train(model.encode_latent(images))
+    recon = model.decode_latent(z_q)
+    rec = tc.mse_weight * F.mse_loss(recon, images) + tc.l1_weight * F.l1_loss(recon, images)
+    parts = {"rec": rec.item()}
+    if head is not None and tc.code_colour_weight:
+        cc = tc.code_colour_weight * F.l1_loss(head(z_q), cell_colour(images, model.cfg.downsample))
+        rec, parts["code_colour"] = rec + cc, cc.item()
+    if tc.texture_weight:
+        ds = model.cfg.downsample
+        tex = tc.texture_weight * F.l1_loss(texture_energy(recon, ds), texture_energy(images, ds))
+        rec, parts["texture"] = rec + tex, tex.item()
+    if tc.chroma_weight:
+        col = tc.chroma_weight * F.l1_loss(opponent_chroma(recon), opponent_chroma(images))
+        rec, parts["chroma"] = rec + col, col.item()
+    if tc.lowpass_weight:
+        ds = model.cfg.downsample
+        low = tc.lowpass_weight * F.l1_loss(F.avg_pool2d(recon, ds), F.avg_pool2d(images, ds))
+        rec, parts["lowpass"] = rec + low, low.item()
+    total = rec + sum(vq_losses.values())
+    return total, {**parts, **{k: v.item() for k, v in vq_losses.items()}}, codes
+
+
+def reseed_dead_codes(model: VQModel, latents: torch.Tensor, used: torch.Tensor, generator: torch.Generator) -> int:
+    """Replace codebook rows not used since the last call by random recent encoder outputs."""
+    dead = (~used).nonzero()[:, 0]
+    if dead.numel() == 0:
+        return 0
+    pool = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])  # (B*h*w, dim)
+    pick = torch.randint(0, pool.shape[0], (dead.numel(),), generator=generator)
+    with torch.no_grad():
+        model.quantize.embedding.weight[dead] = pool[pick]
+    return dead.numel()
+
+
+def train_vq(
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    vq_cfg: VQConfig,
+    tc: VQTrainConfig = VQTrainConfig(),
+    *,
+    log=None,
+    stop_at: int | None = None,
+    init: dict | None = None,
+) -> Path:
+    """Train (or resume) a tokenizer; returns the path of the final safetensors weights.
+
+    ``init``: a state dict to start from (for the decoder-only stage).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)
+    model = VQModel(vq_cfg)
+    if init is not None:
+        model.load_state_dict(init)
+    head = colour_head(vq_cfg.codebook_dim) if tc.code_colour_weight and not tc.decoder_only else None
+    # What the checkpoint holds: the tokenizer, and the colour head beside it when there is one.
+    trained = torch.nn.ModuleDict({"vq": model, "head": head}) if head is not None else model
+    params = trained.parameters()
+    if tc.decoder_only:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        params = [*model.post_quant_conv.parameters(), *model.decoder.parameters()]
+        if vq_cfg.colour_path:
+            params += list(model.colour_out.parameters())
+        for p in params:
+            p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    gen = torch.Generator().manual_seed(tc.seed)
+    stream = CropStream(data_dir, "train", tc.crop, generator=torch.Generator().manual_seed(tc.seed + 1))
+    used = torch.zeros(vq_cfg.codebook_size, dtype=torch.bool)
+    step = _resume(out / "vq_state.pt", trained, opt, {"gen": gen, "stream": stream.generator}, extra={"used": used})
+    bar = ProgressBar(tc.steps, "tokenizer", start=step)
+    model.train()
+    end = min(tc.steps, stop_at or tc.steps)
+    while step < end:
+        t0 = time.perf_counter()
+        images, _ = stream.batch(tc.batch)
+        images = hue_jitter(images, tc.hue_jitter, gen)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.lr * 0.1)
+        loss, parts, codes = vq_loss(model, images, tc, head)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
+        opt.step()
+        used[codes.flatten()] = True
+        step += 1
+        if tc.reseed_every and not tc.decoder_only and step % tc.reseed_every == 0 and step < tc.steps * 0.8:
+            with torch.no_grad():
+                latents = model.encode_latent(images)
+            parts["reseeded"] = reseed_dead_codes(model, latents, used, gen)
+            used.zero_()
+        bar.update(step, loss=loss.item(), img_s=tc.batch / (time.perf_counter() - t0), **parts)
+        if log:
+            log({"step": step, "loss": loss.item(), **parts})
+        if step % tc.checkpoint_every == 0 or step == end:
+            _save_state(
+                out / "vq_state.pt",
+                trained,
+                opt,
+                step,
+                {"gen": gen, "stream": stream.generator},
+                {"used": used},
+            )
+    bar.close()
+    final = out / "tokenizer.safetensors"
+    if step < tc.steps:
+        return final  # stopped early on purpose: resume later
+    meta = {"kind": "vq", "config": vq_cfg.to_dict(), "train": asdict(tc)}
+    save_safetensors(final, model.state_dict(), meta)
+    return final
+
+
+# --- ARPG ---------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def pretokenize(vq: VQModel, data_dir, split: str, n: int, crop: int, seed: int, batch: int = 64):
+    """Tokenize ``n`` random crops once: codes (n, h*w) in raster order and class ids (n,)."""
+    stream = CropStream(data_dir, split, crop, generator=torch.Generator().manual_seed(seed))
+    vq.eval()
+    codes, labels = [], []
+    bar = ProgressBar(n, f"tokenizing {split} crops", unit="crop")
+    while sum(c.shape[0] for c in codes) < n:
+        images, y = stream.batch(min(batch, n - sum(c.shape[0] for c in codes)))
+        codes.append(vq.encode(images).flatten(1))
+        labels.append(y)
+        bar.update(sum(c.shape[0] for c in codes))
+    bar.close()
+    return torch.cat(codes), torch.cat(labels)
+
+
+def arpg_loss(
+    model: ARPG, tokens: torch.Tensor, labels: torch.Tensor, generator: torch.Generator, class_dropout: float
+):
+    """Cross-entropy of teacher-forced logits under one random order per sample."""
+    B, L = tokens.shape
+    cfg = model.cfg
+    drop = torch.rand(B, generator=generator) < class_dropout
+    ids = torch.where(drop, torch.full_like(labels, cfg.num_classes), labels)
+    class_ids = cfg.vocab_size + 1 + ids  # label C (dropped) lands on the null class id
+    orders = torch.argsort(torch.rand(B, L, generator=generator), dim=1)  # (B, L)
+    logits = model(tokens, class_ids, orders)  # (B, L, V), in shuffled order
+    targets = torch.gather(tokens, 1, orders)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def train_arpg(
+    codes: torch.Tensor,
+    labels: torch.Tensor,
+    out_dir: str | os.PathLike,
+    cfg: ARPGConfig,
+    tc: ARPGTrainConfig = ARPGTrainConfig(),
+    *,
+    class_names: list[str] | None = None,
+    log=None,
+    stop_at: int | None = None,
+    init: dict | None = None,
+    init_from: str | None = None,
+) -> Path:
+    """Train (or resume) ARPG on pre-tokenized crops; returns the path of the final safetensors weights.
+
+    ``init``: a state dict to start from instead of the random init (a second stage with a fresh
+    optimizer and LR schedule); ``init_from`` names it in the weights' metadata. A checkpoint in
+    ``out_dir`` still wins: resuming is always exact.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)
+    model = ARPG(cfg)
+    _init_arpg(model)
+    if init is not None:
+        model.load_state_dict(init)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=tc.lr,
+        betas=(0.9, 0.95),
+    )
+    gen = torch.Generator().manual_seed(tc.seed)
+    step = _resume(out / "arpg_state.pt", model, opt, {"gen": gen})
+    bar = ProgressBar(tc.steps, "arpg", start=step)
+    model.train()
+    end = min(tc.steps, stop_at or tc.steps)
+    while step < end:
+        t0 = time.perf_counter()
+        idx = torch.randint(0, codes.shape[0], (tc.batch,), generator=gen)
+        lr = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.min_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = arpg_loss(model, codes[idx], labels[idx], gen, tc.class_dropout)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        step += 1
+        bar.update(step, loss=loss.item(), lr=lr, seq_s=tc.batch / (time.perf_counter() - t0))
+        if log:
+            log({"step": step, "loss": loss.item(), "lr": lr})
+        if step % tc.checkpoint_every == 0 or step == end:
+            _save_state(out / "arpg_state.pt", model, opt, step, {"gen": gen})
+            # usable weights at every checkpoint, so a run cut short still leaves a model behind
+            train = {**asdict(tc), "done_steps": step, **({"init": init_from} if init_from else {})}
+            meta = {"kind": "arpg", "config": cfg.to_dict(), "train": train}
+            if class_names is not None:
+                meta["class_names"] = class_names
+            save_safetensors(out / "arpg.safetensors", model.state_dict(), meta)
+    bar.close()
+    return out / "arpg.safetensors"
+
+
+@torch.no_grad()
+def bits_per_token(model: ARPG, codes: torch.Tensor, labels: torch.Tensor, seed: int = 0, batch: int = 32) -> float:
+    """Held-out cross-entropy in bits per token, under random orders (the training objective)."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    total, count = 0.0, 0
+    for i in range(0, codes.shape[0], batch):
+        loss = arpg_loss(model, codes[i : i + batch], labels[i : i + batch], gen, 0.0)
+        total += loss.item() * codes[i : i + batch].numel()
+        count += codes[i : i + batch].numel()
+    return total / count / math.log(2)
+
+
+def unigram_entropy_bits(codes: torch.Tensor, vocab: int) -> float:
+    p = torch.bincount(codes.flatten(), minlength=vocab).double()
+    p = p[p > 0] / p.sum()
+    return float(-(p * p.log2()).sum())
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _init_arpg(model: ARPG) -> None:
+    """Normal(0, 0.02) weights with a zero head, as the official init does."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Linear, torch.nn.Embedding)):
+            torch.nn.init.normal_(m.weight, std=0.02)
+    torch.nn.init.zeros_(model.head.weight)
+
+
+def _save_state(path: Path, model, opt, step: int, generators: dict, extra: dict | None = None) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "generators": {k: g.get_state() for k, g in generators.items()},
+        "torch_rng": torch.get_rng_state(),
+        "extra": extra or {},
+    }
+    with atomic_write(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _resume(path: Path, model, opt, generators: dict, extra: dict | None = None) -> int:
+    if not path.is_file():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    for k, g in generators.items():
+        g.set_state(state["generators"][k])
+    torch.set_rng_state(state["torch_rng"])
+    for k, v in (extra or {}).items():
+        v.copy_(state["extra"][k])
+    return int(state["step"])
