@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from arpg_core.edit.requests import SamplingParams
 from arpg_core.nn.model import ARPG
+from arpg_core.sampling import SamplingParams
 
 __all__ = ["SamplingParams", "StepResult", "decode", "draw_orders", "sample_tokens", "step_counts"]
 
