@@ -318,3 +318,23 @@ def test_cli_download_ctrl_c_exits_130_and_leaves_nothing(hub, cache, blobs):
     assert err.strip().splitlines()[-1].startswith("arpg-studio weights: interrupted; nothing was installed")
     assert "Traceback" not in err
     assert files_under(cache) == []
+
+
+def test_a_cancel_acts_while_the_network_stalls(monkeypatch):
+    """The hub library can sit in a stalled read (and answer its timeout by resuming): a cancel, or Ctrl+C, must
+    not wait for it. The fetch runs in its own thread and the caller stops waiting within a fraction of a second."""
+    import threading
+    import types
+
+    from arpg_core.weights import cache as weights_cache
+    from arpg_core.weights.weights_errors import Cancelled
+
+    release = threading.Event()
+    monkeypatch.setattr(weights_cache, "_fetch", lambda *a: release.wait(30))  # a read that ignores the cancel
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        weights_cache._fetch_waiting(types.SimpleNamespace(name="ARPG-L"), None, None, None, None, cancel, 0)
+    release.set()
+    assert time.monotonic() - t0 < 5  # not the stalled read's 30 s

@@ -190,7 +190,7 @@ def download(
         fetched: Path | None = None
         try:
             stage("downloading")
-            fetched = _fetch(entry, meta, hub, endpoint, progress, cancel, total)
+            fetched = _fetch_waiting(entry, meta, hub, endpoint, progress, cancel, total)
             _check_cancel(cancel)
             stage("verifying")
             _verify(fetched, meta, entry, cancel)
@@ -205,6 +205,35 @@ def download(
             return _install(fetched, name, entry, source, cancel, force=force)
         finally:
             _discard_download(hub, entry, meta, fetched)
+
+
+def _fetch_waiting(entry, meta, hub: Path, endpoint, progress, cancel, total) -> Path:
+    """``_fetch`` in a thread of its own while this one waits, so that Ctrl+C and ``cancel`` act within 0.1 s even
+    while the network stalls. In the calling thread an interrupt that lands in a stalled read can be swallowed:
+    the hub library answers the read's timeout by resuming the download, and the interrupt is lost with it
+    (seen as a Ctrl+C that never ends ``weights download``). A fetch left behind stops at its next progress
+    report; whatever it leaves is swept as stale by the next download."""
+    stop = cancel if cancel is not None else threading.Event()
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["path"] = _fetch(entry, meta, hub, endpoint, progress, stop, total)
+        except BaseException as e:  # handed to the waiting thread
+            out["error"] = e
+
+    worker = threading.Thread(target=run, name=f"download {entry.name}", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+            _check_cancel(stop)
+    except BaseException:
+        stop.set()  # Ctrl+C or a cancel: the fetch stops at its next report
+        raise
+    if "error" in out:
+        raise out["error"]
+    return out["path"]
 
 
 # --- import ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ errors become :class:`~arpg_core.weights.weights_errors.WeightsError` with field
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import inspect
 import os
@@ -154,6 +155,8 @@ def _discard_download(hub: Path, entry: ModelEntry, meta, fetched: Path | None) 
         hub / ".locks" / folder / f"{etag}.lock" if etag else None,
         fetched,
     ]
+    if etag and (storage / "blobs").is_dir():  # a fetch stopped mid-way or left behind (``ETAG[.random].incomplete``)
+        doomed += list((storage / "blobs").glob(f"{glob.escape(etag)}*.incomplete"))
     for path in doomed:
         if path is not None:
             with contextlib.suppress(OSError):
