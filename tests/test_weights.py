@@ -291,6 +291,15 @@ def test_cli_list(cache, blobs, tmp_path, capsys):
     assert "error: TINY-VQ is not installed" in capsys.readouterr().err
 
 
+def _foreground() -> None:
+    """In the child before it runs: Ctrl+C as a terminal delivers it. A process inherits an ignored or blocked
+    SIGINT (a shell's background job does; so does anything started while a thread of this process sits in
+    system()), and Python then never raises KeyboardInterrupt: the fresh-clone CI runs showed the CLI's main
+    thread polling every 0.1 s and never interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_cli_download_ctrl_c_exits_130_and_leaves_nothing(hub, cache, blobs):
     hub.add("test-org/tiny-arpg", "tiny_arpg.pt", blobs["arpg"], stall_after=50_000)
     code = (
@@ -301,7 +310,9 @@ def test_cli_download_ctrl_c_exits_130_and_leaves_nothing(hub, cache, blobs):
         "from arpg_core.cli.main import main\n"
         "sys.exit(main(['weights', 'download', 'TINY-ARPG']))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=os.environ.copy(), preexec_fn=_foreground
+    )
     try:
         assert hub.wait_for_get(timeout=120), "the download never started"
         deadline = time.monotonic() + 10
