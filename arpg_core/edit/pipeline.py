@@ -235,13 +235,12 @@ def resolve_precision(device: torch.device, precision: str = "auto", parameters:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "auto":
         if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        if device.type == "cpu" and parameters >= threads.SMALL_MODEL_PARAMETERS:
+            return "bf16" if _has_bf16(device) else "fp32"
+        if device.type == "cpu" and parameters >= threads.SMALL_MODEL_PARAMETERS and _has_bf16(device):
             from arpg_core.weights import calibrate
 
-            if calibrate.cpu_has_bf16():
-                speed = calibrate.speed()
-                return speed.faster_precision(parameters) if speed is not None else "fp32"
+            speed = calibrate.speed()
+            return speed.faster_precision(parameters) if speed is not None else "fp32"
         return "fp32"
     if precision == "int8" and device.type != "cpu":
         raise ValueError("int8 (fast mode) runs on the CPU only")

@@ -223,31 +223,20 @@ def _network_error(entry: ModelEntry, e: Exception, endpoint: str | None, during
             return _hub(entry, f"{host}: {entry.repo} has no file {entry.filename} (HTTP {status})")
         return _hub(entry, f"{host} answered HTTP {status} for {entry.repo}/{entry.filename}")
     if isinstance(e, OSError) and during and "Consistency check failed" in str(e):
-        return WeightsError(
-            f"the download of {entry.filename} broke off: {str(e).splitlines()[0]}",
-            kind="broke_off",
-            name=entry.name,
-            filename=entry.filename,
-            url=entry.url,
-            detail=str(e).splitlines()[0],
-        )
+        first = str(e).splitlines()[0]
+        return _hub(entry, f"the download of {entry.filename} broke off: {first}", kind="broke_off", detail=first)
     if isinstance(e, (ValueError, TypeError)) and not _is_transport(e):
         return WeightsError(f"cannot download {entry.name}: {e}", name=entry.name, detail=str(e))
     detail = f"cannot reach {host}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
     if during:
-        return OfflineError(
-            f"the download of {entry.filename} failed ({detail}); nothing was installed, try again",
-            kind="broke_off",
-            name=entry.name,
-            filename=entry.filename,
-            url=entry.url,
-            detail=detail,
-        )
+        message = f"the download of {entry.filename} failed ({detail}); nothing was installed, try again"
+        return _hub(entry, message, kind="broke_off", detail=detail, error=OfflineError)
     return offline(entry, detail)
 
 
-def _hub(entry: ModelEntry, message: str) -> WeightsError:
-    return WeightsError(message, kind="hub", name=entry.name, filename=entry.filename, url=entry.url)
+def _hub(entry: ModelEntry, message: str, kind: str = "hub", error: type[WeightsError] = WeightsError, **fields):
+    """An error about ``entry``'s download, with the entry's name, file and address as its fields."""
+    return error(message, kind=kind, name=entry.name, filename=entry.filename, url=entry.url, **fields)
 
 
 def _hub_errors(*names: str) -> tuple[type, ...]:
