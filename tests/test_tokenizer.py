@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from arpg_core.nn.config import VQConfig
@@ -168,6 +169,24 @@ def test_texture_term_asks_for_the_inputs_texture_energy_not_its_phase():
     assert (texture_energy(images, 4) > texture_energy(flat, 4) + 1).all()  # a blur has none
     torch.manual_seed(0)
     _, parts, _ = vq_loss(VQModel(TINY), images, VQTrainConfig(texture_weight=1.0))
+    assert parts["texture"] > 0
+
+
+def test_band_texture_term_tells_a_fine_lattice_from_real_texture():
+    from arpg_core.training.train import VQTrainConfig, band_energy, vq_loss
+
+    checker = (torch.arange(16).view(1, 16) + torch.arange(16).view(16, 1)) % 2 * 2 - 1.0  # (16, 16) in {-1, 1}
+    lattice = checker.expand(1, 3, 16, 16)
+    g = torch.Generator().manual_seed(0)
+    coarse = F.interpolate(torch.rand(1, 1, 4, 4, generator=g) * 2 - 1, scale_factor=4).expand(1, 3, 16, 16)
+    e_lat, e_coarse = band_energy(lattice, 4, 2), band_energy(coarse, 4, 2)  # (1, 4, 4, 4): dx, dy per octave
+    assert e_lat.shape == (1, 4, 4, 4)
+    # The 1 px lattice is all fine band: pooled by 2 it is flat, so its second octave has no energy.
+    assert (e_lat[:, :2] > 1).all() and torch.allclose(e_lat[:, 2:], torch.zeros(1, 2, 4, 4))
+    assert e_coarse[:, 2:].sum() > 0  # blocks 4 px wide show at the coarser octave too
+    assert torch.allclose(band_energy(lattice, 4, 2), band_energy(torch.roll(lattice, 1, -1), 4, 2))  # no phase
+    torch.manual_seed(0)
+    _, parts, _ = vq_loss(VQModel(TINY), lattice, VQTrainConfig(texture_weight=1.0, texture_octaves=2))
     assert parts["texture"] > 0
 
 

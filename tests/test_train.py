@@ -172,3 +172,20 @@ def test_colour_terms_of_the_tokenizer_loss():
     assert total.item() == pytest.approx(plain.item() + parts["chroma"] + parts["lowpass"], rel=1e-5)
     total.backward()
     assert model.decoder.conv_out.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--texture-octaves", "9"], "--texture-octaves 9: give 0 to 4"),
+        (["--hue-jitter", "1.5"], "--hue-jitter 1.5: give a share between 0 and 1"),
+        (["--init", "a.safetensors", "--decoder-only", "b.safetensors"], "give one"),
+    ],
+)
+def test_train_tokenizer_bad_flags_get_one_line(photos, tmp_path, capsys, flags, message):
+    from arpg_core.cli.main import main
+
+    code = main(["train-tokenizer", str(photos), str(tmp_path / "run"), "--steps", "2", *flags])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()

@@ -57,6 +57,20 @@ def _tok_args(p) -> None:
         help="weight of the texture-energy term (default: the recipe's; the v3 decoder stage uses 1)",
     )
     p.add_argument(
+        "--texture-octaves",
+        type=int,
+        default=0,
+        metavar="N",
+        help="compare gradient energy at N octaves in the texture term (default 0: one Laplacian band)",
+    )
+    p.add_argument(
+        "--hue-jitter",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of crops with rotated hues (default: the recipe's)",
+    )
+    p.add_argument(
         "--init",
         metavar="TOKENIZER",
         default=None,
@@ -77,6 +91,10 @@ def _train_tokenizer(args) -> int:
     _require_manifest(args.data)
     if args.init and args.decoder_only:
         raise UserError("--init and --decoder-only both name a starting tokenizer; give one")
+    if not 0 <= args.texture_octaves <= 4:
+        raise UserError(f"--texture-octaves {args.texture_octaves}: give 0 to 4")
+    if args.hue_jitter is not None and not 0.0 <= args.hue_jitter <= 1.0:
+        raise UserError(f"--hue-jitter {args.hue_jitter}: give a share between 0 and 1")
     cfg, weights = TOKENIZER_RECIPES[args.recipe]
     init = None
     if args.decoder_only or args.init:
@@ -92,7 +110,12 @@ def _train_tokenizer(args) -> int:
         lr=args.lr,
         warmup=min(200, args.steps // 10),
         decoder_only=bool(args.decoder_only),
-        **{**weights, **({} if args.texture is None else {"texture_weight": args.texture})},
+        texture_octaves=args.texture_octaves,
+        **{
+            **weights,
+            **({} if args.texture is None else {"texture_weight": args.texture}),
+            **({} if args.hue_jitter is None else {"hue_jitter": args.hue_jitter}),
+        },
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     with open(Path(args.out) / "vq_log.jsonl", "a") as f:

@@ -54,6 +54,11 @@ class VQTrainConfig:
     # reconstruction and of the input: a pixel loss alone rewards a blur where the texture cannot be known
     # exactly; this asks for as much texture as the input has, without asking for its exact phase.
     texture_weight: float = 0.0
+    # 0: the texture term compares one band (the Laplacian above). N >= 1: it compares the horizontal and
+    # vertical gradient energy at N octaves, each pooled over the token cells. A regular lattice a few
+    # pixels wide has energy at the finest octave only, where real texture has it at all of them, so the
+    # decoder can no longer meet the term with a fixed fine pattern (assets/MODEL_CARD.md, "Texture").
+    texture_octaves: int = 0
     seed: int = 0
     checkpoint_every: int = 250
     # Second stage: train only the decoder (at the full window size) on top of a trained tokenizer.
@@ -136,6 +141,20 @@ def texture_energy(images: torch.Tensor, ds: int) -> torch.Tensor:
     return F.avg_pool2d(F.conv2d(luma, _LAPLACE.to(images), padding=1).abs(), ds)
 
 
+def band_energy(images: torch.Tensor, ds: int, octaves: int) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 2 * octaves, H/ds, W/ds): mean |d/dx| and |d/dy| of the luma over each cell,
+    at ``octaves`` scales (the luma average-pooled by 1, 2, 4, ...)."""
+    luma = images.mean(1, keepdim=True)  # (B, 1, H, W)
+    bands = []
+    for o in range(octaves):
+        lo = F.avg_pool2d(luma, 2**o) if o else luma  # (B, 1, H/2^o, W/2^o)
+        dx = F.pad((lo[..., :, 1:] - lo[..., :, :-1]).abs(), (0, 1, 0, 0))  # (B, 1, h, w), last column 0
+        dy = F.pad((lo[..., 1:, :] - lo[..., :-1, :]).abs(), (0, 0, 0, 1))
+        cell = max(1, ds // 2**o)
+        bands += [F.avg_pool2d(dx, cell), F.avg_pool2d(dy, cell)]  # (B, 1, H/ds, W/ds) each
+    return torch.cat(bands, 1)
+
+
 def vq_loss(
     model: VQModel, images: torch.Tensor, tc: VQTrainConfig, head: torch.nn.Module | None = None
 ) -> tuple[torch.Tensor, dict, torch.Tensor]:
@@ -148,7 +167,11 @@ def vq_loss(
         rec, parts["code_colour"] = rec + cc, cc.item()
     if tc.texture_weight:
         ds = model.cfg.downsample
-        tex = tc.texture_weight * F.l1_loss(texture_energy(recon, ds), texture_energy(images, ds))
+        if tc.texture_octaves:
+            r, i = band_energy(recon, ds, tc.texture_octaves), band_energy(images, ds, tc.texture_octaves)
+        else:
+            r, i = texture_energy(recon, ds), texture_energy(images, ds)
+        tex = tc.texture_weight * F.l1_loss(r, i)
         rec, parts["texture"] = rec + tex, tex.item()
     if tc.chroma_weight:
         col = tc.chroma_weight * F.l1_loss(opponent_chroma(recon), opponent_chroma(images))
