@@ -158,6 +158,21 @@ def test_code_colour_head_and_hue_jitter():
     assert torch.allclose((turned * luma).sum(1), (images.clamp(-0.5, 0.5) * luma).sum(1), atol=0.05)
 
 
+def test_saturation_jitter_scales_chroma_and_keeps_luma():
+    from arpg_core.training.train import _CHROMA, saturation_jitter
+
+    g = torch.Generator().manual_seed(0)
+    images = (torch.rand(4, 3, 8, 8, generator=g) - 0.5) * 0.4  # small values: the clamp never acts
+    gen = torch.Generator().manual_seed(0)
+    assert saturation_jitter(images, 0.0, gen) is images
+    out = saturation_jitter(images, 1.0, gen)
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    assert torch.allclose((out * luma).sum(1), (images * luma).sum(1), atol=1e-5)
+    chroma = lambda x: torch.einsum("cr,brhw->bchw", _CHROMA, x).abs().mean((1, 2, 3))  # noqa: E731
+    gain = chroma(out) / chroma(images)
+    assert ((gain > 1.0) & (gain < 2.0 + 1e-4)).all(), gain
+
+
 def test_texture_term_asks_for_the_inputs_texture_energy_not_its_phase():
     from arpg_core.training.train import VQTrainConfig, texture_energy, vq_loss
 

@@ -179,6 +179,7 @@ def test_colour_terms_of_the_tokenizer_loss():
     [
         (["--texture-octaves", "9"], "--texture-octaves 9: give 0 to 4"),
         (["--hue-jitter", "1.5"], "--hue-jitter 1.5: give a share between 0 and 1"),
+        (["--saturation-jitter", "-1"], "--saturation-jitter -1.0: give a share between 0 and 1"),
         (["--init", "a.safetensors", "--decoder-only", "b.safetensors"], "give one"),
     ],
 )

@@ -71,6 +71,13 @@ def _tok_args(p) -> None:
         help="share of crops with rotated hues (default: the recipe's)",
     )
     p.add_argument(
+        "--saturation-jitter",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of crops with their chroma scaled 1-2x (default: the recipe's)",
+    )
+    p.add_argument(
         "--init",
         metavar="TOKENIZER",
         default=None,
@@ -93,8 +100,10 @@ def _train_tokenizer(args) -> int:
         raise UserError("--init and --decoder-only both name a starting tokenizer; give one")
     if not 0 <= args.texture_octaves <= 4:
         raise UserError(f"--texture-octaves {args.texture_octaves}: give 0 to 4")
-    if args.hue_jitter is not None and not 0.0 <= args.hue_jitter <= 1.0:
-        raise UserError(f"--hue-jitter {args.hue_jitter}: give a share between 0 and 1")
+    for flag in ("hue_jitter", "saturation_jitter"):
+        share = getattr(args, flag)
+        if share is not None and not 0.0 <= share <= 1.0:
+            raise UserError(f"--{flag.replace('_', '-')} {share}: give a share between 0 and 1")
     cfg, weights = TOKENIZER_RECIPES[args.recipe]
     init = None
     if args.decoder_only or args.init:
@@ -115,6 +124,7 @@ def _train_tokenizer(args) -> int:
             **weights,
             **({} if args.texture is None else {"texture_weight": args.texture}),
             **({} if args.hue_jitter is None else {"hue_jitter": args.hue_jitter}),
+            **({} if args.saturation_jitter is None else {"saturation_jitter": args.saturation_jitter}),
         },
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)

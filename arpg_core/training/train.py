@@ -50,6 +50,7 @@ class VQTrainConfig:
     # where the losses above only ask the decoder for it and leave it free to guess from texture.
     code_colour_weight: float = 0.0
     hue_jitter: float = 0.0  # share of crops whose hues are rotated by a random angle (all hues get seen)
+    saturation_jitter: float = 0.0  # share of crops whose chroma is scaled by 1-2x (saturated colours get seen)
     # L1 between the local energy of the Laplacian (its absolute value, averaged over each token cell) of the
     # reconstruction and of the input: a pixel loss alone rewards a blur where the texture cannot be known
     # exactly; this asks for as much texture as the input has, without asking for its exact phase.
@@ -128,6 +129,20 @@ def hue_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -
         c, s = math.cos(angle[i]), math.sin(angle[i])
         rot = torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
         m = torch.linalg.inv(_YIQ) @ rot @ _YIQ  # (3, 3) RGB -> RGB
+        out[i] = torch.einsum("cr,rhw->chw", m, images[i]).clamp(-1, 1)
+    return out
+
+
+def saturation_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Scale the chroma (YIQ's I and Q, luma kept) of a random ``share`` of the crops by a random 1-2x."""
+    if share <= 0:
+        return images
+    pick = torch.rand(images.shape[0], generator=generator) < share
+    gain = 1 + torch.rand(images.shape[0], generator=generator)
+    out = images.clone()
+    for i in pick.nonzero()[:, 0].tolist():
+        scale = torch.diag(torch.tensor([1.0, float(gain[i]), float(gain[i])]))
+        m = torch.linalg.inv(_YIQ) @ scale @ _YIQ  # (3, 3) RGB -> RGB
         out[i] = torch.einsum("cr,rhw->chw", m, images[i]).clamp(-1, 1)
     return out
 
@@ -240,6 +255,7 @@ def train_vq(
         t0 = time.perf_counter()
         images, _ = stream.batch(tc.batch)
         images = hue_jitter(images, tc.hue_jitter, gen)
+        images = saturation_jitter(images, tc.saturation_jitter, gen)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.lr * 0.1)
         loss, parts, codes = vq_loss(model, images, tc, head)
