@@ -48,7 +48,7 @@ class WelcomeDialog(QDialog):
         title = _label("Welcome to ARPG Studio")
         title.setObjectName("welcomeTitle")
         v.addWidget(title)
-        v.addWidget(_label("<b>You are using the small embedded model</b> (6.6 M parameters, part of the app)."))
+        v.addWidget(_label("<b>You are using the small embedded model</b> (8.1 M parameters, part of the app)."))
         v.addWidget(
             _label(
                 "It can: fill a painted area with colours and textures that continue what surrounds it, extend "

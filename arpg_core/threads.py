@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 ENV_VAR = "ARPG_STUDIO_THREADS"
 # Below this many parameters one thread is as fast as two on an idle machine and much faster on a busy
-# one (measured: docs/performance.md, "Thread policy"); the embedded model has 6.6 M, ARPG-L 320 M.
+# one (measured: docs/performance.md, "Thread policy"); the embedded model has 8.1 M, ARPG-L 320 M.
 SMALL_MODEL_PARAMETERS = 50_000_000
 # A core counts as free when other programs use less than this share of it.
 FREE_MARGIN = 0.3

@@ -14,7 +14,7 @@ from test_cli import cli, models, save  # noqa: F401  (models is a fixture)
 from arpg_core import threads
 from arpg_core.threads import CpuSample, choose_threads, others_busy, parse_threads, resolve
 
-L, EMBEDDED = 319_845_376, 6_560_256
+L, EMBEDDED = 319_845_376, 8_133_120
 
 
 @pytest.mark.parametrize(

@@ -52,9 +52,9 @@ REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in (
         ModelEntry(
-            "embedded", "arpg", None, EMBEDDED_ARPG_FILE, None, 6_560_256, "embedded-tokenizer", 128, "metadata"
+            "embedded", "arpg", None, EMBEDDED_ARPG_FILE, None, 8_133_120, "embedded-tokenizer", 128, "metadata"
         ),
-        ModelEntry("embedded-tokenizer", "vq", None, EMBEDDED_VQ_FILE, None, 3_118_251, None, 128, "metadata"),
+        ModelEntry("embedded-tokenizer", "vq", None, EMBEDDED_VQ_FILE, None, 3_142_886, None, 128, "metadata"),
         ModelEntry("ARPG-L", "arpg", "hp-l33/ARPG", "arpg_300m.pt", None, 319_845_376, "VQ-16", 256, "imagenet"),
         ModelEntry("ARPG-XL", "arpg", "hp-l33/ARPG", "arpg_700m.pt", None, 718_997_760, "VQ-16", 256, "imagenet"),
         ModelEntry("ARPG-XXL", "arpg", "hp-l33/ARPG", "arpg_1b.pt", None, 1_302_449_664, "VQ-16", 256, "imagenet"),
