@@ -14,6 +14,7 @@ as source | mask | ARPG | OpenCV Telea.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -121,7 +122,7 @@ def main() -> None:
     # int8 fast mode against fp32, teacher-forced on the same held-out tokens and orders
     from arpg_core.nn.quant import quantize_int8
 
-    q = quantize_int8(arpg)
+    q = quantize_int8(copy.deepcopy(arpg))  # in place since issue 12: quantize a copy, keep the fp32 model
     gen = torch.Generator().manual_seed(5)
     n = min(64, codes.shape[0])
     orders = torch.argsort(torch.rand(n, codes.shape[1], generator=gen), dim=1)
