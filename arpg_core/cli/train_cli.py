@@ -54,7 +54,7 @@ def _tok_args(p) -> None:
         type=float,
         default=None,
         metavar="WEIGHT",
-        help="weight of the texture-energy term (default: the recipe's; the v3 decoder stage uses 1)",
+        help="weight of the texture-energy term (default: the recipe's, 0; the shipped v3 decoder stages: 2, then 6)",
     )
     p.add_argument(
         "--texture-octaves",
