@@ -28,12 +28,14 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from arpg_core.edit.pipeline import Engine  # noqa: E402
-from arpg_core.edit.requests import build_request  # noqa: E402
+from arpg_core.edit.requests import build_request, default  # noqa: E402
 from arpg_core.files.checkpoints import load_arpg, load_vq  # noqa: E402
 from arpg_core.training import metrics  # noqa: E402
 from arpg_core.training.crops import CropStream  # noqa: E402
 from arpg_core.training.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
 from arpg_core.weights.catalog import class_names_for  # noqa: E402
+
+USERS = {"temperature": default("temperature", model="embedded")}  # the embedded model's own default
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -137,7 +139,7 @@ def main() -> None:
     box[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
     times = []
     for i in range(5):
-        req = build_request("inpaint", image=real[i], mask=box, num_steps=args.steps, seed=i)
+        req = build_request("inpaint", image=real[i], mask=box, num_steps=args.steps, seed=i, **USERS)
         t = time.perf_counter()
         engine.edit(req)
         times.append(time.perf_counter() - t)
@@ -168,9 +170,11 @@ def main() -> None:
                     mask[border:-border, border:-border] = False
                 if kind == "outpaint":
                     inner = src[border:-border, border:-border]
-                    req = build_request("outpaint", image=inner, extend=(border,) * 4, num_steps=args.steps, seed=i)
+                    req = build_request(
+                        "outpaint", image=inner, extend=(border,) * 4, num_steps=args.steps, seed=i, **USERS
+                    )
                 else:
-                    req = build_request("inpaint", image=src, mask=mask, num_steps=args.steps, seed=i)
+                    req = build_request("inpaint", image=src, mask=mask, num_steps=args.steps, seed=i, **USERS)
                 ours = engine.edit(req).images[0]
                 telea = cv2.inpaint(src, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
                 shown = src.copy()

@@ -29,7 +29,7 @@ from PIL import Image
 
 from arpg_core.edit.edits import lanczos_2x, lock_low_band
 from arpg_core.edit.pipeline import Engine
-from arpg_core.edit.requests import build_request
+from arpg_core.edit.requests import build_request, default
 from arpg_core.files.checkpoints import load_arpg, load_vq
 from arpg_core.training import metrics
 from arpg_core.training.crops import CropStream
@@ -85,7 +85,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64, help="held-out crops (at least 60 for the model card)")
     ap.add_argument("--grid", default=None, help="write source | mask | model | Telea | truth rows here")
     ap.add_argument("--grid-rows", type=int, default=8)
-    ap.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the engine's)")
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=default("temperature", model="embedded"),
+        help="sampling temperature (default: the embedded model's own, as users get it)",
+    )
     ap.add_argument("--top-k", type=int, default=None, help="top-k (default: the engine's)")
     ap.add_argument("--lock", type=float, default=6.0, help="px: also score the model's detail on Telea's low band")
     args = ap.parse_args()

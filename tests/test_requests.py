@@ -49,12 +49,36 @@ def test_the_one_default_is_what_users_got():
 def test_the_command_lines_defaults_are_the_requests(mode):
     args = build_parser().parse_args(ARGS[mode])
     built = _request(args)
-    expected = REQUEST_TYPES[mode]()
+    # the model's own sampling defaults over the mode's (the embedded model, the CLI's default, has some)
+    expected = REQUEST_TYPES[mode](sampling=default("sampling", mode, model=args.model))
     assert type(built) is type(expected)
     for f in dataclasses.fields(expected):
         if f.name in ("seed", "extend"):  # the seed is drawn; the extension was given
             continue
         assert getattr(built, f.name) == getattr(expected, f.name), f.name
+
+
+def test_a_models_own_sampling_defaults_come_from_the_catalog():
+    from arpg_core.weights.catalog import REGISTRY
+
+    # every override is a SamplingParams field with a value a request accepts
+    for entry in REGISTRY.values():
+        if entry.sampling:
+            InpaintRequest(sampling=SamplingParams(**dict(entry.sampling))).check_options()
+    own = dict(REGISTRY["embedded"].sampling)
+    assert own["temperature"] != SamplingParams().temperature  # or this test proves nothing
+    assert default("temperature") == SamplingParams().temperature  # no model: the official default
+    assert default("temperature", "inpaint", model="ARPG-L") == SamplingParams().temperature
+    assert default("temperature", "outpaint", model="embedded") == own["temperature"]
+    assert default("sampling", "generate", model="embedded") == SamplingParams(num_steps=GENERATE_STEPS, **own)
+    assert default("temperature", model="some/file.safetensors") == SamplingParams().temperature
+
+    def cli(*extra):
+        return _request(build_parser().parse_args([*ARGS["inpaint"], *extra])).sampling.temperature
+
+    assert cli() == own["temperature"]  # the CLI's default model is the embedded one
+    assert cli("--model", "ARPG-L") == SamplingParams().temperature
+    assert cli("--model", "embedded", "--temperature", "1") == 1.0  # given: kept
 
 
 def test_the_command_line_offers_exactly_the_cores_choices():

@@ -38,7 +38,13 @@ def _common(p) -> None:
     )
     p.add_argument("--cfg-schedule", choices=CFG_SCHEDULES, default=default("cfg_schedule"))
     p.add_argument("--schedule", choices=SCHEDULES, default=default("schedule"))
-    p.add_argument("--temperature", type=float, default=default("temperature"))
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help=f"sampling temperature (default: the model's; {default('temperature')}, "
+        f"the embedded model {default('temperature', model='embedded')})",
+    )
     p.add_argument("--top-k", type=int, default=default("top_k"))
     p.add_argument("--top-p", type=float, default=default("top_p"))
     p.add_argument("--seed", type=int, default=None, help="first variant's seed (default: random)")
@@ -161,6 +167,8 @@ def _request(args) -> EditRequest:
     values = dict(vars(args))
     if values["num_steps"] is None:
         del values["num_steps"]  # the mode's own default
+    if values["temperature"] is None:
+        values["temperature"] = default("temperature", args.mode, model=args.model)  # the model's own default
     if values["seed"] is None:
         values["seed"] = int(torch.randint(0, 2**31 - 1, ()).item())
     if args.mode == "outpaint":

@@ -30,6 +30,9 @@ class ModelEntry:
     tokenizer: str | None  # the VQ entry an ARPG model pairs with
     native_px: int
     classes: str  # "imagenet" (assets/imagenet_classes.txt, 1000 names) or "metadata" (stored in the weights)
+    # The model's own sampling defaults over SamplingParams' (field, value): what its edits start from in the
+    # CLI and in a new app. Empty: the official defaults.
+    sampling: tuple[tuple[str, float], ...] = ()
 
     @property
     def approx_download_bytes(self) -> int:
@@ -51,8 +54,19 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in (
+        # Temperature 0.7: at 1 the small model's fills carry specks of unrelated colour; 0.7 is cleaner by eye
+        # and closer in colour and block means (assets/MODEL_CARD.md, "The v3 pair against Telea").
         ModelEntry(
-            "embedded", "arpg", None, EMBEDDED_ARPG_FILE, None, 8_133_120, "embedded-tokenizer", 128, "metadata"
+            "embedded",
+            "arpg",
+            None,
+            EMBEDDED_ARPG_FILE,
+            None,
+            8_133_120,
+            "embedded-tokenizer",
+            128,
+            "metadata",
+            sampling=(("temperature", 0.7),),
         ),
         ModelEntry("embedded-tokenizer", "vq", None, EMBEDDED_VQ_FILE, None, 3_142_886, None, 128, "metadata"),
         ModelEntry("ARPG-L", "arpg", "hp-l33/ARPG", "arpg_300m.pt", None, 319_845_376, "VQ-16", 256, "imagenet"),
@@ -63,6 +77,12 @@ REGISTRY: dict[str, ModelEntry] = {
         ),
     )
 }
+
+
+def sampling_defaults(model: str | None) -> dict[str, float]:
+    """The sampling defaults ``model`` (a catalog name) sets over SamplingParams'; empty for a file or None."""
+    entry = REGISTRY.get(model) if isinstance(model, str) else None
+    return dict(entry.sampling) if entry else {}
 
 
 def assets_dir() -> Path:

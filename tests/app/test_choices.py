@@ -73,7 +73,9 @@ def test_the_app_defaults_are_the_cores(window):
     from app.state import Params
 
     p = Params()
-    assert p.sampling == SamplingParams()
+    # a new app opens on the embedded model, so it starts from that model's own sampling defaults
+    assert default("model") == "embedded"
+    assert p.sampling == default("sampling", model="embedded") != SamplingParams()
     for name in ("label", "seed", "feather", "seam_first"):
         assert getattr(p, name) == default(name), name
     s = window.state
