@@ -17,6 +17,7 @@ from PySide6.QtGui import QUndoStack
 from arpg_core.choices import MODES
 from arpg_core.edit.placement import EditResult
 from arpg_core.edit.requests import SAMPLING_FIELDS, SamplingParams, default
+from arpg_core.weights.defaults import model_default
 
 from .softmask import ON, stamp
 from .undo import MaskPatchCommand, SnapshotCommand
@@ -34,7 +35,7 @@ class Params:
     app's own choices. A new app starts on the embedded model, so its sampling starts from that model's own
     defaults (``ModelEntry.sampling``); after that the settings are the user's and are kept."""
 
-    sampling: SamplingParams = field(default_factory=lambda: default("sampling", model=default("model")))
+    sampling: SamplingParams = field(default_factory=lambda: model_default("sampling", model=default("model")))
     label: int | None = default("label")
     seed: int = default("seed")
     variants: int = APP_VARIANTS

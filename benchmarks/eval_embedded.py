@@ -28,14 +28,15 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from arpg_core.edit.pipeline import Engine  # noqa: E402
-from arpg_core.edit.requests import build_request, default  # noqa: E402
+from arpg_core.edit.requests import build_request  # noqa: E402
 from arpg_core.files.checkpoints import load_arpg, load_vq  # noqa: E402
 from arpg_core.training import metrics  # noqa: E402
 from arpg_core.training.crops import CropStream  # noqa: E402
 from arpg_core.training.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
 from arpg_core.weights.catalog import class_names_for  # noqa: E402
+from arpg_core.weights.defaults import model_default  # noqa: E402
 
-USERS = {"temperature": default("temperature", model="embedded")}  # the embedded model's own default
+USERS = {"temperature": model_default("temperature", model="embedded")}  # the embedded model's own default
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

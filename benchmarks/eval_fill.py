@@ -29,11 +29,12 @@ from PIL import Image
 
 from arpg_core.edit.edits import lanczos_2x, lock_low_band
 from arpg_core.edit.pipeline import Engine
-from arpg_core.edit.requests import build_request, default
+from arpg_core.edit.requests import build_request
 from arpg_core.files.checkpoints import load_arpg, load_vq
 from arpg_core.training import metrics
 from arpg_core.training.crops import CropStream
 from arpg_core.weights.catalog import class_names_for
+from arpg_core.weights.defaults import model_default
 
 
 def box_masks(n: int, size: int, seed: int) -> list[np.ndarray]:
@@ -88,7 +89,7 @@ def main() -> None:
     ap.add_argument(
         "--temperature",
         type=float,
-        default=default("temperature", model="embedded"),
+        default=model_default("temperature", model="embedded"),
         help="sampling temperature (default: the embedded model's own, as users get it)",
     )
     ap.add_argument("--top-k", type=int, default=None, help="top-k (default: the engine's)")

@@ -13,8 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from arpg_core.edit.requests import build_request, default
+from arpg_core.edit.requests import build_request
 from arpg_core.training import metrics
+from arpg_core.weights.defaults import model_default
 from arpg_core.weights.registry import load_engine
 
 DATA = Path(__file__).parent / "data"
@@ -41,7 +42,7 @@ PATCHES = {
 PATCH_BOUND = 8.0
 CROP_BOUND = 4.0  # block-mean (16x16) a*b* error of a real crop's round trip
 FILL_BOUND = 8.0  # a*b* error of a fill's mean colour against the hidden pixels, on plain texture
-USERS_SAMPLING = default("sampling", "inpaint", model="embedded")  # what a user's fill starts from
+USERS_SAMPLING = model_default("sampling", "inpaint", model="embedded")  # what a user's fill starts from
 
 
 def crop(name: str) -> np.ndarray:

@@ -22,6 +22,7 @@ from arpg_core.edit.requests import (
     default,
 )
 from arpg_core.validate import OptionError
+from arpg_core.weights.defaults import model_default
 
 ARGS = {
     "inpaint": ["inpaint", "in.png", "--mask", "m.png", "-o", "out.png"],
@@ -50,7 +51,7 @@ def test_the_command_lines_defaults_are_the_requests(mode):
     args = build_parser().parse_args(ARGS[mode])
     built = _request(args)
     # the model's own sampling defaults over the mode's (the embedded model, the CLI's default, has some)
-    expected = REQUEST_TYPES[mode](sampling=default("sampling", mode, model=args.model))
+    expected = REQUEST_TYPES[mode](sampling=model_default("sampling", mode, model=args.model))
     assert type(built) is type(expected)
     for f in dataclasses.fields(expected):
         if f.name in ("seed", "extend"):  # the seed is drawn; the extension was given
@@ -68,10 +69,10 @@ def test_a_models_own_sampling_defaults_come_from_the_catalog():
     own = dict(REGISTRY["embedded"].sampling)
     assert own["temperature"] != SamplingParams().temperature  # or this test proves nothing
     assert default("temperature") == SamplingParams().temperature  # no model: the official default
-    assert default("temperature", "inpaint", model="ARPG-L") == SamplingParams().temperature
-    assert default("temperature", "outpaint", model="embedded") == own["temperature"]
-    assert default("sampling", "generate", model="embedded") == SamplingParams(num_steps=GENERATE_STEPS, **own)
-    assert default("temperature", model="some/file.safetensors") == SamplingParams().temperature
+    assert model_default("temperature", "inpaint", model="ARPG-L") == SamplingParams().temperature
+    assert model_default("temperature", "outpaint", model="embedded") == own["temperature"]
+    assert model_default("sampling", "generate", model="embedded") == SamplingParams(num_steps=GENERATE_STEPS, **own)
+    assert model_default("temperature", model="some/file.safetensors") == SamplingParams().temperature
 
     def cli(*extra):
         return _request(build_parser().parse_args([*ARGS["inpaint"], *extra])).sampling.temperature

@@ -16,6 +16,7 @@ from arpg_core.files.imageio import format_for, load_image, load_mask, write_ima
 from arpg_core.progress import ProgressBar, say
 from arpg_core.threads import parse_threads
 from arpg_core.validate import check_options, check_quality
+from arpg_core.weights.defaults import model_default
 
 
 def _common(p) -> None:
@@ -43,7 +44,7 @@ def _common(p) -> None:
         type=float,
         default=None,
         help=f"sampling temperature (default: the model's; {default('temperature')}, "
-        f"the embedded model {default('temperature', model='embedded')})",
+        f"the embedded model {model_default('temperature', model='embedded')})",
     )
     p.add_argument("--top-k", type=int, default=default("top_k"))
     p.add_argument("--top-p", type=float, default=default("top_p"))
@@ -168,7 +169,7 @@ def _request(args) -> EditRequest:
     if values["num_steps"] is None:
         del values["num_steps"]  # the mode's own default
     if values["temperature"] is None:
-        values["temperature"] = default("temperature", args.mode, model=args.model)  # the model's own default
+        values["temperature"] = model_default("temperature", args.mode, model=args.model)  # the model's own default
     if values["seed"] is None:
         values["seed"] = int(torch.randint(0, 2**31 - 1, ()).item())
     if args.mode == "outpaint":

@@ -29,7 +29,6 @@ from arpg_core.validate import (
     check_real,
     check_temperature,
 )
-from arpg_core.weights.catalog import sampling_defaults
 
 GENERATE_STEPS = 64  # generate runs the official task's schedule: 64 steps
 
@@ -226,15 +225,10 @@ def build_request(mode: str, **values) -> EditRequest:
     return request_type(mode)(sampling=sampling, **kept)
 
 
-def default(name: str, mode: str | None = None, model: str | None = None):
+def default(name: str, mode: str | None = None):
     """The default of a request field (or of a ``SamplingParams`` field), for a front end's options and widgets:
-    the given mode's, else the first request type's that has the field. ``model``: a catalog name, whose own
-    sampling defaults (``ModelEntry.sampling``) come first, in ``sampling`` too."""
-    own = sampling_defaults(model)
-    if name in own:
-        return own[name]
-    if name == "sampling" and own:
-        return replace(default("sampling", mode), **own)
+    the given mode's, else the first request type's that has the field. A model's own sampling defaults go over
+    these: ``arpg_core.weights.defaults.model_default``."""
     if name in SAMPLING_FIELDS:
         return getattr(default("sampling", mode), name)  # the mode's sampling: generate's steps are its own
     types = (request_type(mode),) if mode else (SamplingParams, *REQUEST_TYPES.values())

@@ -8,6 +8,7 @@ import numpy as np
 from arpg_core import choices
 from arpg_core.edit.requests import SamplingParams, default, request_type
 from arpg_core.validate import check_options
+from arpg_core.weights.defaults import model_default
 
 
 def combo_items(combo) -> list[str]:
@@ -75,7 +76,7 @@ def test_the_app_defaults_are_the_cores(window):
     p = Params()
     # a new app opens on the embedded model, so it starts from that model's own sampling defaults
     assert default("model") == "embedded"
-    assert p.sampling == default("sampling", model="embedded") != SamplingParams()
+    assert p.sampling == model_default("sampling", model="embedded") != SamplingParams()
     for name in ("label", "seed", "feather", "seam_first"):
         assert getattr(p, name) == default(name), name
     s = window.state
