@@ -46,7 +46,7 @@ USERS_SAMPLING = model_default("sampling", "inpaint", model="embedded")  # what 
 
 
 def crop(name: str) -> np.ndarray:
-    return np.asarray(Image.open(DATA / f"heldout-{name}.png").convert("RGB"))
+    return np.array(Image.open(DATA / f"heldout-{name}.png").convert("RGB"))  # writable: torch.from_numpy takes it
 
 
 @pytest.fixture(scope="module")
