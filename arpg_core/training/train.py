@@ -118,33 +118,39 @@ def colour_head(codebook_dim: int) -> torch.nn.Module:
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
-def hue_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
-    """Rotate the hue of a random ``share`` of the crops (B, 3, H, W) in [-1, 1] by a random angle."""
+def _jitter_in_yiq(images: torch.Tensor, share: float, generator: torch.Generator, transform) -> torch.Tensor:
+    """Apply ``transform(u)`` (u: a 0-d tensor uniform in [0, 1) -> a (3, 3) map of YIQ) to a random ``share`` of
+    the crops (B, 3, H, W) in [-1, 1], each with its own u; luma stays where the map keeps Y."""
     if share <= 0:
         return images
     pick = torch.rand(images.shape[0], generator=generator) < share
-    angle = torch.rand(images.shape[0], generator=generator) * 2 * math.pi
+    u = torch.rand(images.shape[0], generator=generator)
     out = images.clone()
     for i in pick.nonzero()[:, 0].tolist():
-        c, s = math.cos(angle[i]), math.sin(angle[i])
-        rot = torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-        m = torch.linalg.inv(_YIQ) @ rot @ _YIQ  # (3, 3) RGB -> RGB
+        m = torch.linalg.inv(_YIQ) @ transform(u[i]) @ _YIQ  # (3, 3) RGB -> RGB
         out[i] = torch.einsum("cr,rhw->chw", m, images[i]).clamp(-1, 1)
     return out
+
+
+def _hue_rotation(u: torch.Tensor) -> torch.Tensor:
+    angle = u * 2 * math.pi
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def _chroma_gain(u: torch.Tensor) -> torch.Tensor:
+    gain = float(1 + u)
+    return torch.diag(torch.tensor([1.0, gain, gain]))
+
+
+def hue_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Rotate the hue of a random ``share`` of the crops (B, 3, H, W) in [-1, 1] by a random angle."""
+    return _jitter_in_yiq(images, share, generator, _hue_rotation)
 
 
 def saturation_jitter(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
     """Scale the chroma (YIQ's I and Q, luma kept) of a random ``share`` of the crops by a random 1-2x."""
-    if share <= 0:
-        return images
-    pick = torch.rand(images.shape[0], generator=generator) < share
-    gain = 1 + torch.rand(images.shape[0], generator=generator)
-    out = images.clone()
-    for i in pick.nonzero()[:, 0].tolist():
-        scale = torch.diag(torch.tensor([1.0, float(gain[i]), float(gain[i])]))
-        m = torch.linalg.inv(_YIQ) @ scale @ _YIQ  # (3, 3) RGB -> RGB
-        out[i] = torch.einsum("cr,rhw->chw", m, images[i]).clamp(-1, 1)
-    return out
+    return _jitter_in_yiq(images, share, generator, _chroma_gain)
 
 
 _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
