@@ -166,10 +166,9 @@ def _request(args) -> EditRequest:
     import torch
 
     values = dict(vars(args))
-    if values["num_steps"] is None:
-        del values["num_steps"]  # the mode's own default
-    if values["temperature"] is None:
-        values["temperature"] = model_default("temperature", args.mode, model=args.model)  # the model's own default
+    for name in ("num_steps", "temperature"):  # not given: the mode's default, under the model's own
+        if values[name] is None:
+            values[name] = model_default(name, args.mode, model=args.model)
     if values["seed"] is None:
         values["seed"] = int(torch.randint(0, 2**31 - 1, ()).item())
     if args.mode == "outpaint":

@@ -105,6 +105,7 @@ def _train_tokenizer(args) -> int:
         if share is not None and not 0.0 <= share <= 1.0:
             raise UserError(f"--{flag.replace('_', '-')} {share}: give a share between 0 and 1")
     cfg, weights = TOKENIZER_RECIPES[args.recipe]
+    given = {"texture_weight": args.texture, "hue_jitter": args.hue_jitter, "saturation_jitter": args.saturation_jitter}
     init = None
     if args.decoder_only or args.init:
         from arpg_core.files.checkpoints import load_vq
@@ -120,12 +121,7 @@ def _train_tokenizer(args) -> int:
         warmup=min(200, args.steps // 10),
         decoder_only=bool(args.decoder_only),
         texture_octaves=args.texture_octaves,
-        **{
-            **weights,
-            **({} if args.texture is None else {"texture_weight": args.texture}),
-            **({} if args.hue_jitter is None else {"hue_jitter": args.hue_jitter}),
-            **({} if args.saturation_jitter is None else {"saturation_jitter": args.saturation_jitter}),
-        },
+        **{**weights, **{k: v for k, v in given.items() if v is not None}},  # a flag given overrides the recipe
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     with open(Path(args.out) / "vq_log.jsonl", "a") as f:

@@ -231,7 +231,7 @@ def default(name: str, mode: str | None = None):
     these: ``arpg_core.weights.defaults.model_default``."""
     if name in SAMPLING_FIELDS:
         return getattr(default("sampling", mode), name)  # the mode's sampling: generate's steps are its own
-    types = (request_type(mode),) if mode else (SamplingParams, *REQUEST_TYPES.values())
+    types = (request_type(mode),) if mode else tuple(REQUEST_TYPES.values())
     for cls in types:
         for f in fields(cls):
             if f.name == name:

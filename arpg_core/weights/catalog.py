@@ -81,7 +81,7 @@ REGISTRY: dict[str, ModelEntry] = {
 
 def sampling_defaults(model: str | None) -> dict[str, float]:
     """The sampling defaults ``model`` (a catalog name) sets over SamplingParams'; empty for a file or None."""
-    entry = REGISTRY.get(model) if isinstance(model, str) else None
+    entry = REGISTRY.get(model)
     return dict(entry.sampling) if entry else {}
 
 
