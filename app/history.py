@@ -84,6 +84,9 @@ class HistoryEntry:
             lines.append(f"extended left {l}, top {t}, right {rr}, bottom {b} px")
         elif self.mode == "expand":
             lines.append("keeps the source's colours and shapes" if r.expand_lock > 0 else "the model's own 2x")
+        if self.mode in ("inpaint", "outpaint"):
+            matched = f"colours matched to the surroundings ({r.colour_match:g} px)"
+            lines.append(matched if r.colour_match else "raw colours")
         return "\n".join(lines)
 
 

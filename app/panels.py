@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from arpg_core.choices import CFG_SCHEDULES, MODES, SCHEDULES
+from arpg_core.edit.requests import default
 from arpg_core.validate import MAX_VARIANTS
 
 from .state import MODE_TITLES, MODE_VERBS, AppState
@@ -140,6 +141,8 @@ class SidePanel(QWidget):
         self.feather = _spin(0, 64, self.state.params.feather, tip="Blend the result this many pixels past the mask")
         self.feather.valueChanged.connect(lambda v: self.state.set_params(feather=int(v)))
         form.addRow("Edge feather (px)", self.feather)
+        self.colour_match = [self._colour_match_box()]
+        form.addRow(self.colour_match[0])
         self.clear_after = QCheckBox("Clear the mask after Apply")
         self.clear_after.setToolTip("Start the next edit from an empty mask, as IOPaint does (Ctrl+Z brings it back)")
         self.clear_after.toggled.connect(lambda on: self.state.set_params(clear_mask_after_apply=bool(on)))
@@ -180,7 +183,21 @@ class SidePanel(QWidget):
         reset.clicked.connect(lambda: self.state.set_extend((0, 0, 0, 0)))
         presets.addWidget(reset)
         v.addLayout(presets)
+        self.colour_match.append(self._colour_match_box())
+        v.addWidget(self.colour_match[-1])
         return page
+
+    def _colour_match_box(self) -> QCheckBox:
+        """Fill's and Extend's "Match colours" (the same setting): the core's default, or off."""
+        box = QCheckBox("Match colours to the surroundings")
+        box.setToolTip(
+            "On: the result is shifted by the model's colour error on the pixels around it, so it takes\n"
+            "the colours of its surroundings. Off: the model's raw result."
+        )
+        box.toggled.connect(
+            lambda on: self.state.set_params(colour_match=default("colour_match", "inpaint") if on else 0.0)
+        )
+        return box
 
     def _expand_page(self) -> QWidget:
         page = QWidget()
@@ -365,6 +382,7 @@ class SidePanel(QWidget):
             (self.seam_first, p.seam_first),
             (self.keep_source, p.keep_source),
             (self.clear_after, p.clear_mask_after_apply),
+            *((box, p.colour_match > 0) for box in self.colour_match),
         )
         for widget, value in checks:
             widget.blockSignals(True)

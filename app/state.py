@@ -41,6 +41,7 @@ class Params:
     variants: int = APP_VARIANTS
     feather: int = default("feather")
     seam_first: bool = default("seam_first")
+    colour_match: float = default("colour_match", "inpaint")  # Fill and Extend; 0 = the raw decode
     random_seed: bool = True
     keep_source: bool = True  # Expand 2x: coarse content from the Lanczos upscale, detail from the model
     clear_mask_after_apply: bool = False  # Fill: start the next edit from an empty mask (as IOPaint does)

@@ -184,6 +184,7 @@ def _bad_inputs(tmp_path, photo_path):
         (["inpaint", p, "--mask", tmp_path / "mask.png", "--class", "77"], "class 77 is out of range"),
         (["expand", p, "--steps", 0], "--steps must be a whole number between 1 and 1024, got 0"),
         (["expand", p, "--lock", -1], "--lock must be a number between 0 and 16 px, got -1"),
+        (["outpaint", p, "--left", 8, "--colour-match", 65], "--colour-match must be a number between 0 and 64 px"),
     ]
 
 

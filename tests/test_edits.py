@@ -14,6 +14,7 @@ from arpg_core.edit.edits import (
     feather_alpha,
     inpaint_windows,
     lock_low_band,
+    match_known_colour,
     outpaint_windows,
     plan_from_mask,
     seam_first_order,
@@ -176,3 +177,51 @@ def test_lock_low_band_splits_coarse_from_fine():
     assert np.abs(blur(out) - blur(smooth))[inner].mean() < 2.0  # the coarse picture is the baseline's
     fine_out, fine_gen = out - blur(out), generated - blur(generated)
     assert np.corrcoef(fine_out[inner].ravel(), fine_gen[inner].ravel())[0, 1] > 0.9  # the detail is kept
+
+
+def test_match_known_colour_takes_the_decoders_error_on_known_pixels_into_the_fill():
+    rng = np.random.default_rng(1)
+    source = np.clip(rng.normal(120, 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+    known = ~_mask(64, 64, (16, 16, 48, 48))
+    drift = np.array([-20, 30, 10])  # the decoder's colour error, the same everywhere
+    decoded = np.clip(source.astype(int) + drift, 0, 255).astype(np.uint8)
+    decoded[~known] = np.clip(decoded[~known].astype(int) + rng.integers(-30, 30, decoded[~known].shape), 0, 255)
+    assert match_known_colour(decoded, source, known, 0) is decoded
+    assert match_known_colour(decoded, source, np.zeros_like(known), 8.0) is decoded  # nothing known
+    out = match_known_colour(decoded, source, known, 8.0).astype(int)
+    shift = out - decoded.astype(int)
+    inside = ~known & (decoded > 40).all(-1) & (decoded < 215).all(-1)  # away from clipping
+    assert np.abs(shift[inside] + drift).max() <= 1  # the fill loses the drift, also 16 px from every known pixel
+    assert np.abs(out[known] - source[known].astype(int)).max() <= 1  # the decode meets the source
+
+
+def test_match_known_colour_follows_a_local_error_and_is_smooth():
+    source = np.full((48, 96, 3), 100, np.uint8)
+    known = np.ones((48, 96), bool)
+    known[:, 40:56] = False  # a strip between two known halves
+    decoded = source.copy()
+    decoded[:, :48] += 20  # the decoder drifts on the left only
+    out = match_known_colour(decoded, source, known, 6.0).astype(int)
+    assert abs(out[24, 10, 0] - 100) <= 1 and abs(out[24, 86, 0] - 100) <= 1
+    shift = out[24, 30:66, 0] - decoded[24, 30:66, 0]
+    assert shift[0] == -20 and shift[-1] == 0
+    assert np.abs(np.diff(shift)).max() <= 3  # no step: the shift blends from one side's error to the other's
+
+
+def test_match_known_colour_with_a_wide_gaussian_runs_reduced_and_agrees_with_the_full_size():
+    import cv2
+
+    rng = np.random.default_rng(2)
+    source = np.clip(rng.normal(128, 30, (200, 256, 3)), 0, 255).astype(np.uint8)
+    y, x = np.mgrid[0:200, 0:256]
+    drift = np.stack([x / 8, -y / 10, (x - y) / 16], -1)  # a smooth error across the window
+    decoded = np.clip(np.rint(source + drift), 0, 255).astype(np.uint8)
+    known = ~_mask(200, 256, (50, 60, 150, 200))
+    sigma = 40.0
+    out = match_known_colour(decoded, source, known, sigma).astype(np.float32)
+    w = known.astype(np.float32)
+    err = (source.astype(np.float32) - decoded) * w[..., None]
+    full = cv2.GaussianBlur(err, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    full /= cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[..., None] + 1e-3
+    expected = np.clip(decoded + full, 0, 255)
+    assert np.abs(out - expected).mean() < 1.0 and np.abs(out - expected).max() < 4.0

@@ -53,6 +53,24 @@ def test_inpaint_keeps_pixels_outside_the_feathered_mask(engine):
     assert [p.step for p in progress] == list(range(1, progress[-1].total + 1))
 
 
+@pytest.mark.parametrize("mode", ["inpaint", "outpaint"])
+def test_colour_match_shifts_only_the_fill_and_zero_turns_it_off(engine, mode):
+    img = photo(32, 32)
+    mask = np.zeros((32, 32), bool)
+    mask[12:20, 12:20] = True  # its window (16 px, the tiny model's) has known pixels around it
+    values = dict(image=img, mask=mask, extend=(0, 0, 16, 0), num_steps=4, seed=5, feather=2)
+    raw = run(engine, build_request(mode, colour_match=0.0, **values))[1].images[0]
+    matched = run(engine, build_request(mode, **values))[1].images[0]  # the default is on
+    changed = np.abs(raw.astype(int) - matched.astype(int)).max(-1) > 0
+    assert changed.any()
+    if mode == "inpaint":
+        assert not changed[feather_alpha(mask, 2) == 0].any()
+    else:
+        assert not changed[:, :32].any()
+    with pytest.raises(ValueError, match="colour_match"):
+        engine.check(build_request(mode, colour_match=-1.0, **values))
+
+
 def test_same_request_same_pixels_other_seed_other_pixels(engine):
     img = photo(32, 32)
     mask = np.zeros((32, 32), bool)

@@ -78,8 +78,18 @@ def _common(p) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100")
 
 
-def _seam_first(p) -> None:
+def _next_to_known(p) -> None:
+    """The options of the modes that generate next to known pixels (inpaint, outpaint)."""
     p.add_argument("--seam-first", action="store_true", help="decode tokens next to known content first")
+    p.add_argument(
+        "--colour-match",
+        dest="colour_match",
+        type=float,
+        default=default("colour_match", "inpaint"),
+        metavar="PX",
+        help="shift the result by the tokenizer's colour error on the known pixels around it, spread under a "
+        "Gaussian of PX; 0 = the raw decode (docs/colour-match.md)",
+    )
 
 
 @command("inpaint")
@@ -89,7 +99,7 @@ def _inpaint_args(p) -> None:
     p.add_argument("--mask", required=True, help="mask file, white = regenerate, same size as the image")
     p.add_argument("--feather", type=int, default=default("feather"), help="px of blending outside the mask")
     p.add_argument("--dilate", type=int, default=default("dilate"), help="grow the token mask by N tokens")
-    _seam_first(p)
+    _next_to_known(p)
     _common(p)
     p.set_defaults(run=_run, mode="inpaint")
 
@@ -100,7 +110,7 @@ def _outpaint_args(p) -> None:
     p.add_argument("image")
     for side in SIDES:
         p.add_argument(f"--{side}", type=int, default=0, metavar="PX")
-    _seam_first(p)
+    _next_to_known(p)
     _common(p)
     p.set_defaults(run=_run, mode="outpaint")
 

@@ -34,6 +34,7 @@ FLAGS = {
     "feather": "--feather",
     "dilate": "--dilate",
     "expand_lock": "--lock",
+    "colour_match": "--colour-match",
     "quality": "--quality",
     "heads": "--heads",
     **{f"extend_{side}": f"--{side}" for side in ("left", "top", "right", "bottom")},

@@ -82,6 +82,44 @@ def lock_low_band(generated: np.ndarray, baseline: np.ndarray, sigma: float) -> 
     return np.clip(np.rint(g + low), 0, 255).astype(np.uint8)
 
 
+# Where no known pixel lies within a few sigma, the correction falls back smoothly to the window's mean
+# (the weight of that mean, against the Gaussian sum of known pixels, which is about 0.5 at a straight edge).
+_MEAN_WEIGHT = 1e-3
+_SIGMA_PER_STEP = 8.0  # px: a Gaussian wider than this runs on a map reduced by sigma // this
+
+
+def match_known_colour(decoded: np.ndarray, source: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
+    """``decoded`` shifted by the tokenizer's colour error measured where the source is known.
+
+    ``decoded`` is a window's full decode (known and generated pixels alike went through the tokenizer);
+    ``source`` the window's pixels, valid where ``known`` (bool (H, W)). The error source - decoded on the
+    known pixels is spread under a Gaussian of ``sigma`` px (a normalised convolution: only known pixels
+    count) and added everywhere, so a fill next to grass takes back the green the decoder lost there, and
+    the decode meets the source at the mask's edge. It shifts colours by the decoder's local error only: the
+    generated detail stays. Far from every known pixel it is the window's mean error. ``sigma`` 0 or no
+    known pixel returns ``decoded`` unchanged.
+    """
+    if sigma <= 0 or not known.any():
+        return decoded
+    d_img, s_img = decoded.astype(np.float32), source.astype(np.float32)
+    w = known.astype(np.float32)
+    err = (s_img - d_img) * w[..., None]  # (H, W, 3), 0 where unknown
+    mean = err.reshape(-1, 3).sum(0) / w.sum()  # (3,)
+    # The shift is smooth, so a wide Gaussian (a large window's) runs on a map reduced to keep it 8-16 px.
+    H, W = known.shape
+    f = max(1, int(sigma // _SIGMA_PER_STEP))
+    small = (max(1, -(-W // f)), max(1, -(-H // f)))  # (w, h) for cv2
+    if f > 1:
+        err = cv2.resize(err, small, interpolation=cv2.INTER_AREA)  # (H/f, W/f, 3)
+        w = cv2.resize(w, small, interpolation=cv2.INTER_AREA)  # (H/f, W/f)
+    num = cv2.GaussianBlur(err, (0, 0), sigma / f, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(w, (0, 0), sigma / f, borderType=cv2.BORDER_REFLECT)[..., None]  # (h, w, 1)
+    shift = (num + _MEAN_WEIGHT * mean) / (den + _MEAN_WEIGHT)
+    if f > 1:
+        shift = cv2.resize(shift, (W, H), interpolation=cv2.INTER_LINEAR)  # (H, W, 3)
+    return np.clip(np.rint(d_img + shift), 0, 255).astype(np.uint8)
+
+
 # --- windows -------------------------------------------------------------------------------------------
 
 

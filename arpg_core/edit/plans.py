@@ -34,6 +34,7 @@ from arpg_core.edit.edits import (
     inpaint_regions,
     lanczos_2x,
     lock_low_band,
+    match_known_colour,
     outpaint_windows,
     plan_from_mask,
     token_mask,
@@ -169,6 +170,7 @@ class _CanvasPlan(ModePlan):
     def __init__(self, request, codec, canvas: np.ndarray, jobs: list[_Job], windows: list[Window], placement):
         super().__init__(request, codec)
         self.canvas, self._jobs, self.windows, self.placement = canvas, jobs, windows, placement
+        self.colour_match = 0.0  # px; the modes with known pixels around the unknown ones take the request's
         self.jobs = [j.window for j in jobs]
         self.counts = [_num_steps(int(j.unknown_tokens.sum()), request.sampling) for j in jobs]
         self._pad_hw = (0, 0)
@@ -212,10 +214,12 @@ class _CanvasPlan(ModePlan):
             pending_px = np.kron(pending, np.ones((p, p), bool))
             img[pending_px] = _neutral(img[pending_px])
             wh, ww = self._pad_hw
-            img = img[:wh, :ww]
+            img, pending_px = img[:wh, :ww], pending_px[:wh, :ww]
             win = job.window
             if (ww, wh) != (win.width, win.height):
                 img = cv2.resize(img, (win.width, win.height), interpolation=cv2.INTER_LINEAR)
+                pending_px = _resize_mask(pending_px, (win.width, win.height))
+            img = self._match(img, job, self.canvases[0], pending_px)
             out = self.canvases[0].copy()
             for other in self._jobs[i + 1 :]:
                 oys, oxs = other.window.slices()
@@ -238,10 +242,19 @@ class _CanvasPlan(ModePlan):
         with stats.timed("composite"):
             ys, xs = win.slices()
             for canvas, img in zip(self.canvases, images):
-                canvas[ys, xs] = composite(canvas[ys, xs], img, job.write)
+                canvas[ys, xs] = composite(canvas[ys, xs], self._match(img, job, canvas), job.write)
 
     def finish(self, stats: Stats) -> list[np.ndarray]:
         return self.canvases
+
+    def _match(self, img: np.ndarray, job: _Job, canvas: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
+        """The window's decode ``img`` corrected by its colour error on the known pixels (``colour_match``);
+        ``pending``: pixels of a preview not decoded yet, which tell nothing."""
+        if self.colour_match <= 0:
+            return img
+        known = ~job.unknown_px if pending is None else ~job.unknown_px & ~pending
+        ys, xs = job.window.slices()
+        return match_known_colour(img, canvas[ys, xs], known, self.colour_match / job.window.scale)
 
 
 class InpaintPlan(_CanvasPlan):
@@ -257,6 +270,7 @@ class InpaintPlan(_CanvasPlan):
         H, W = r.image.shape[:2]
         windows = [w for w, _ in regions]
         super().__init__(r, codec, r.image, jobs, windows, Placement((W, H), (W, H), masked=True))
+        self.colour_match = r.colour_match
 
     def document_windows(self):
         return [(w.x0, w.y0, w.x1, w.y1, self.codec.patch / w.scale) for w in self.windows]
@@ -282,6 +296,7 @@ class OutpaintPlan(_CanvasPlan):
         canvas[t : t + H, l : l + W] = r.image
         placement = Placement((size_hw[1], size_hw[0]), (W, H), offset=(l, t))
         super().__init__(r, codec, canvas, jobs, windows, placement)
+        self.colour_match = r.colour_match
 
     def document_windows(self):
         (l, t), p = self.placement.offset, float(self.codec.patch)

@@ -10,6 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from arpg_core.edit.edits import feather_alpha
+from arpg_core.edit.requests import default
 
 RUN_TIMEOUT = 180_000  # an upper bound on waiting, not a timing: runs share 2 cores
 
@@ -216,6 +217,23 @@ def test_expand_keeps_the_source_unless_switched_off(window, qtbot, photo):
     assert window.state.params.keep_source is False and window.controller.request().expand_lock == 0
     run_and_wait(window, qtbot)
     assert window.state.current_variant().image.shape == (192, 256, 3)
+
+
+def test_fill_and_extend_match_colours_unless_switched_off(window, qtbot, photo):
+    open_fitted(window, qtbot, photo)
+    s, boxes = window.state, window.panel.colour_match
+    assert len(boxes) == 2 and all(b.isChecked() for b in boxes)
+    s.set_mode("outpaint")
+    s.set_extend((16, 0, 0, 0))
+    assert window.controller.request().colour_match == default("colour_match") > 0
+    boxes[1].setChecked(False)  # Extend's box; Fill's follows, as it is the same setting
+    assert s.params.colour_match == 0 and not boxes[0].isChecked()
+    assert window.controller.request().colour_match == 0
+    run_and_wait(window, qtbot)
+    assert window.controller.apply_current()
+    assert "raw colours" in window.controller.history.entries[-1].details()
+    boxes[0].setChecked(True)
+    assert s.params.colour_match == default("colour_match") and boxes[1].isChecked()
 
 
 def test_save_writes_a_new_file_and_never_touches_the_source(window, qtbot, photo, monkeypatch):

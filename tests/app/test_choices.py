@@ -77,7 +77,7 @@ def test_the_app_defaults_are_the_cores(window):
     # a new app opens on the embedded model, so it starts from that model's own sampling defaults
     assert default("model") == "embedded"
     assert p.sampling == model_default("sampling", model="embedded") != SamplingParams()
-    for name in ("label", "seed", "feather", "seam_first"):
+    for name in ("label", "seed", "feather", "seam_first", "colour_match"):
         assert getattr(p, name) == default(name), name
     s = window.state
     s.load_document(np.full((24, 32, 3), 90, np.uint8))
