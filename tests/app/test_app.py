@@ -440,12 +440,14 @@ def test_settings_persist_across_windows(qtbot, engine):
     qtbot.addWidget(first)
     first.state.set_brush_size(77)
     first.state.set_params(num_steps=21, cfg_scale=4.5)
+    first.panel.colour_match[0].setChecked(False)
     first.close()
     second = MainWindow(engine=engine)
     qtbot.addWidget(second)
     assert second.state.brush_size == 77
     assert second.state.params.sampling.num_steps == 21 and second.state.params.sampling.cfg_scale == 4.5
     assert second.panel.steps.value() == 21
+    assert second.state.params.colour_match == 0 and not any(b.isChecked() for b in second.panel.colour_match)
 
 
 def test_preferences_store_the_thread_setting(window):
