@@ -71,7 +71,7 @@ class VariantStrip(QWidget):
         for v in self.state.variants:
             pix = QPixmap.fromImage(thumbnail(v.image, self.THUMB * 4))
             pix.setDevicePixelRatio(2.0)
-            item = QListWidgetItem(QIcon(pix), v.title)
+            item = QListWidgetItem(true_colour_icon(pix), v.title)
             item.setToolTip(f"{v.title}\n{v.image.shape[1]} × {v.image.shape[0]}")
             self.list.addItem(item)
         self.list.setCurrentRow(self.state.current)
@@ -87,3 +87,13 @@ class VariantStrip(QWidget):
     def _row_changed(self, row: int) -> None:
         if row >= 0:
             self.state.set_current(row)
+
+
+def true_colour_icon(pix: QPixmap) -> QIcon:
+    """An icon that shows ``pix`` as it is in every state. A plain QIcon tints the selected item's picture
+    with the highlight colour, so the chosen variant would look bluer than it is; the list marks the
+    selection with its background instead."""
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+        icon.addPixmap(pix, mode)
+    return icon

@@ -77,6 +77,28 @@ def test_the_variant_strip_does_not_hide_the_edited_area(window, qtbot, tmp_path
     qtbot.waitUntil(lambda: inside_view(window, edited), timeout=5000)
 
 
+def test_the_chosen_variant_is_shown_in_its_own_colours(window, qtbot, photo):
+    """Qt tints a selected icon with the highlight colour by default; a chosen variant must not look bluer."""
+    from PySide6.QtGui import QIcon
+
+    open_fitted(window, qtbot, photo)
+    paint_bottom(window)
+    run_and_wait(window, qtbot)
+    lst = window.strip.list
+    item = lst.item(window.state.current)
+    assert item.isSelected()
+    size = lst.iconSize()
+
+    def pixels(icon, mode):
+        img = icon.pixmap(size, mode).toImage()
+        return [img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)]
+
+    icon = item.icon()
+    assert pixels(icon, QIcon.Mode.Selected) == pixels(icon, QIcon.Mode.Normal)
+    plain = QIcon(icon.pixmap(size))
+    assert pixels(plain, QIcon.Mode.Selected) != pixels(plain, QIcon.Mode.Normal)  # what the strip must avoid
+
+
 def test_a_result_outside_a_zoomed_view_is_brought_into_view(window, qtbot, photo):
     open_fitted(window, qtbot, photo)
     edited = paint_bottom(window)
