@@ -96,6 +96,58 @@ def test_arpg_loss_goes_down_and_resume_is_exact(tmp_path):
     assert _same_state(full["optimizer"]["state"][0], split["optimizer"]["state"][0])
 
 
+def _copy_task(n: int = 128):
+    gen = torch.Generator().manual_seed(0)
+    codes = torch.randint(0, TINY_ARPG.vocab_size, (n, 1), generator=gen).expand(n, TINY_ARPG.block_size).clone()
+    noise = torch.rand(codes.shape, generator=gen) < 0.1
+    codes[noise] = torch.randint(0, TINY_ARPG.vocab_size, (int(noise.sum()),), generator=gen)
+    return codes, torch.randint(0, 2, (n,), generator=gen)
+
+
+def test_bf16_training_learns_and_resumes_exactly(photos, tmp_path):
+    """The GPU recipe's arithmetic (bf16 autocast), run on the CPU: both models learn, a resumed run is the same
+    run, and the weights come out fp32 (autocast leaves the parameters and the optimizer in fp32)."""
+    tc = VQTrainConfig(steps=30, batch=4, crop=16, lr=3e-3, warmup=2, reseed_every=10, checkpoint_every=15)
+    log = []
+    train_vq(photos, tmp_path / "vq", TINY_VQ, tc, log=_log(log), bf16=True)
+    assert np.mean([r["rec"] for r in log[-5:]]) < 0.8 * np.mean([r["rec"] for r in log[:5]])
+    train_vq(photos, tmp_path / "vq-split", TINY_VQ, tc, stop_at=15, bf16=True)
+    train_vq(photos, tmp_path / "vq-split", TINY_VQ, tc, bf16=True)
+    a = torch.load(tmp_path / "vq" / "vq_state.pt", weights_only=True)["model"]
+    assert _same_state(a, torch.load(tmp_path / "vq-split" / "vq_state.pt", weights_only=True)["model"])
+    assert all(v.dtype == torch.float32 for v in a.values() if v.is_floating_point())
+
+    codes, labels = _copy_task()
+    atc = ARPGTrainConfig(steps=60, batch=16, lr=1e-2, min_lr=1e-3, warmup=3, checkpoint_every=30)
+    log = []
+    train_arpg(codes, labels, tmp_path / "arpg", TINY_ARPG, atc, log=_log(log), bf16=True)
+    assert np.mean([r["loss"] for r in log[-10:]]) < 0.85 * np.mean([r["loss"] for r in log[:5]])
+    for stop in (30, None):
+        train_arpg(codes, labels, tmp_path / "arpg-split", TINY_ARPG, atc, stop_at=stop, bf16=True)
+    full = torch.load(tmp_path / "arpg" / "arpg_state.pt", weights_only=True)["model"]
+    assert _same_state(full, torch.load(tmp_path / "arpg-split" / "arpg_state.pt", weights_only=True)["model"])
+    fp32 = []  # the same first steps in fp32: the same inputs, so close, but not bf16's arithmetic (the first
+    # step's loss is log V either way: the head starts at zero)
+    train_arpg(codes, labels, tmp_path / "arpg-fp32", TINY_ARPG, atc, log=_log(fp32), stop_at=2)
+    assert fp32[1]["loss"] != log[1]["loss"] and fp32[1]["loss"] == pytest.approx(log[1]["loss"], rel=0.02)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a GPU session runs it)")
+def test_cuda_training_draws_what_the_cpu_run_draws(photos, tmp_path):
+    """On a GPU the crops, orders and jitter come from the same CPU generators, so the first step's inputs are the
+    CPU run's; the weights land on the CPU in the run folder and load."""
+    codes, labels = _copy_task(64)
+    atc = ARPGTrainConfig(steps=2, batch=8, warmup=1, checkpoint_every=1)
+    cpu, gpu = [], []
+    train_arpg(codes, labels, tmp_path / "cpu", TINY_ARPG, atc, log=_log(cpu))
+    train_arpg(codes, labels, tmp_path / "gpu", TINY_ARPG, atc, log=_log(gpu), device="cuda", bf16=True)
+    assert gpu[1]["loss"] == pytest.approx(cpu[1]["loss"], rel=0.02)  # same inputs, other arithmetic
+    load_arpg(tmp_path / "gpu" / "arpg.safetensors")
+    tc = VQTrainConfig(steps=3, batch=4, crop=16, warmup=1, reseed_every=2, checkpoint_every=3)
+    train_vq(photos, tmp_path / "vq", TINY_VQ, tc, device="cuda", bf16=True)
+    assert (tmp_path / "vq" / "tokenizer.safetensors").is_file()
+
+
 def test_arpg_second_stage_starts_from_the_given_weights(tmp_path):
     gen = torch.Generator().manual_seed(1)
     codes = torch.randint(0, TINY_ARPG.vocab_size, (64, 1), generator=gen).expand(64, TINY_ARPG.block_size).clone()
@@ -181,6 +233,12 @@ def test_colour_terms_of_the_tokenizer_loss():
         (["--hue-jitter", "1.5"], "--hue-jitter 1.5: give a share between 0 and 1"),
         (["--saturation-jitter", "-1"], "--saturation-jitter -1.0: give a share between 0 and 1"),
         (["--init", "a.safetensors", "--decoder-only", "b.safetensors"], "give one"),
+        (["--device", "tpu"], "--device tpu: give cpu, cuda or cuda:N"),
+        *(
+            []
+            if torch.cuda.is_available()
+            else [(["--device", "cuda"], "--device cuda: this torch sees no CUDA device")]
+        ),
     ],
 )
 def test_train_tokenizer_bad_flags_get_one_line(photos, tmp_path, capsys, flags, message):

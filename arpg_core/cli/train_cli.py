@@ -89,12 +89,37 @@ def _tok_args(p) -> None:
         default=None,
         help="second stage: start from this tokenizer and train only its decoder (codes stay the same)",
     )
+    _device_args(p)
     p.set_defaults(run=_train_tokenizer)
+
+
+def _device_args(p) -> None:
+    p.add_argument("--device", default="cpu", help="cpu (the embedded recipe), cuda or cuda:N (a GPU session)")
+    p.add_argument("--bf16", action="store_true", help="forward passes under bf16 autocast (for a GPU; default fp32)")
+
+
+def _device(args) -> str:
+    """The training device, checked before any data is read: one line when it is not there."""
+    import torch
+
+    name = args.device
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"--device {name}: give cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {name}: give cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: this torch sees no CUDA device (a CPU build, or no GPU)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UserError(f"--device {name}: there are {torch.cuda.device_count()} CUDA devices")
+    return name
 
 
 def _train_tokenizer(args) -> int:
     from arpg_core.training.train import VQTrainConfig, train_vq
 
+    device = _device(args)
     _require_manifest(args.data)
     if args.init and args.decoder_only:
         raise UserError("--init and --decoder-only both name a starting tokenizer; give one")
@@ -125,7 +150,16 @@ def _train_tokenizer(args) -> int:
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     with open(Path(args.out) / "vq_log.jsonl", "a") as f:
-        path = train_vq(args.data, args.out, cfg, tc, log=lambda r: f.write(json.dumps(r) + "\n"), init=init)
+        path = train_vq(
+            args.data,
+            args.out,
+            cfg,
+            tc,
+            log=lambda r: f.write(json.dumps(r) + "\n"),
+            init=init,
+            device=device,
+            bf16=args.bf16,
+        )
     say(f"wrote {path}", sys.stdout)
     return 0
 
@@ -147,6 +181,7 @@ def _arpg_args(p) -> None:
         metavar="WEIGHTS",
         help="start from these ARPG weights (an earlier run's arpg.safetensors) with a fresh optimizer and schedule",
     )
+    _device_args(p)
     p.set_defaults(run=_train_arpg)
 
 
@@ -156,6 +191,7 @@ def _train_arpg(args) -> int:
     from arpg_core.files.checkpoints import load_vq
     from arpg_core.training.train import ARPGTrainConfig, pretokenize, train_arpg
 
+    device = _device(args)
     manifest = _require_manifest(args.data)
     class_names = manifest["class_names"]
     out = Path(args.out)
@@ -169,7 +205,7 @@ def _train_arpg(args) -> int:
         codes, labels = saved["codes"], saved["labels"]
     else:
         vq, _ = load_vq(args.tokenizer)
-        codes, labels = pretokenize(vq, args.data, "train", tc.num_crops, tc.crop, tc.seed)
+        codes, labels = pretokenize(vq, args.data, "train", tc.num_crops, tc.crop, tc.seed, device=device)
         torch.save({"codes": codes, "labels": labels}, cache)
     vocab = load_vq(args.tokenizer)[0].cfg.codebook_size
     cfg = ARPGConfig(**EMBEDDED_ARPG, vocab_size=vocab, num_classes=len(class_names))
@@ -192,6 +228,8 @@ def _train_arpg(args) -> int:
             log=lambda r: f.write(json.dumps(r) + "\n"),
             init=init,
             init_from=init_from,
+            device=device,
+            bf16=args.bf16,
         )
     say(f"wrote {path}", sys.stdout)
     return 0

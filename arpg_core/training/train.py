@@ -1,4 +1,5 @@
-"""Training the tokenizer and ARPG on a folder of photos, resumable, fp32 (the CPU recipe).
+"""Training the tokenizer and ARPG on a folder of photos, resumable: fp32 on the CPU (the embedded recipe),
+or on a CUDA device with bf16 autocast (``device``, ``bf16``) for a GPU session.
 
 Tokenizer: reconstruction (MSE + L1) plus codebook and commitment losses, on random crops; unused
 codes are re-seeded from recent encoder outputs so the codebook stays in use.
@@ -8,11 +9,14 @@ passes, class dropout to the null class, AdamW (0.9, 0.95) with weight decay 0.0
 cosine decay, gradient clipping at 1.0. Crops are tokenized once before ARPG training.
 
 Checkpoints hold the model, the optimizer, the step and every random state, so a resumed run
-continues exactly as an uninterrupted one would.
+continues exactly as an uninterrupted one would. Every random draw is made on the CPU from the run's
+generators and moved to the device, so a run's crops, orders and jitter are the same on any device; only
+the arithmetic differs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -179,7 +183,9 @@ def band_energy(images: torch.Tensor, ds: int, octaves: int) -> torch.Tensor:
 def vq_loss(
     model: VQModel, images: torch.Tensor, tc: VQTrainConfig, head: torch.nn.Module | None = None
 ) -> tuple[torch.Tensor, dict, torch.Tensor]:
-    z_q, codes, vq_losses = model.quantize.forward_train(model.encode_latent(images))
+    latent = model.encode_latent(images)
+    with torch.autocast(latent.device.type, enabled=False):  # the nearest code in fp32 under a bf16 run too
+        z_q, codes, vq_losses = model.quantize.forward_train(latent.float())
     recon = model.decode_latent(z_q)
     rec = tc.mse_weight * F.mse_loss(recon, images) + tc.l1_weight * F.l1_loss(recon, images)
     parts = {"rec": rec.item()}
@@ -211,9 +217,10 @@ def reseed_dead_codes(model: VQModel, latents: torch.Tensor, used: torch.Tensor,
     if dead.numel() == 0:
         return 0
     pool = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])  # (B*h*w, dim)
-    pick = torch.randint(0, pool.shape[0], (dead.numel(),), generator=generator)
+    pick = torch.randint(0, pool.shape[0], (dead.numel(),), generator=generator)  # on the CPU, as every draw
+    weight = model.quantize.embedding.weight
     with torch.no_grad():
-        model.quantize.embedding.weight[dead] = pool[pick]
+        weight[dead.to(weight.device)] = pool[pick.to(pool.device)].to(weight.dtype)
     return dead.numel()
 
 
@@ -226,18 +233,25 @@ def train_vq(
     log=None,
     stop_at: int | None = None,
     init: dict | None = None,
+    device: str = "cpu",
+    bf16: bool = False,
 ) -> Path:
     """Train (or resume) a tokenizer; returns the path of the final safetensors weights.
 
-    ``init``: a state dict to start from (for the decoder-only stage).
+    ``init``: a state dict to start from (for the decoder-only stage). ``device``: where the model runs;
+    ``bf16``: its forward passes under bf16 autocast (weights and optimizer stay fp32).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device)
     torch.manual_seed(tc.seed)
     model = VQModel(vq_cfg)
     if init is not None:
         model.load_state_dict(init)
     head = colour_head(vq_cfg.codebook_dim) if tc.code_colour_weight and not tc.decoder_only else None
+    model.to(dev)
+    if head is not None:
+        head.to(dev)
     # What the checkpoint holds: the tokenizer, and the colour head beside it when there is one.
     trained = torch.nn.ModuleDict({"vq": model, "head": head}) if head is not None else model
     params = trained.parameters()
@@ -261,18 +275,19 @@ def train_vq(
         t0 = time.perf_counter()
         images, _ = stream.batch(tc.batch)
         images = hue_jitter(images, tc.hue_jitter, gen)
-        images = saturation_jitter(images, tc.saturation_jitter, gen)
+        images = saturation_jitter(images, tc.saturation_jitter, gen).to(dev)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.lr * 0.1)
-        loss, parts, codes = vq_loss(model, images, tc, head)
+        with autocast(dev, bf16):
+            loss, parts, codes = vq_loss(model, images, tc, head)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         opt.step()
-        used[codes.flatten()] = True
+        used[codes.flatten().cpu()] = True
         step += 1
         if tc.reseed_every and not tc.decoder_only and step % tc.reseed_every == 0 and step < tc.steps * 0.8:
-            with torch.no_grad():
+            with torch.no_grad(), autocast(dev, bf16):
                 latents = model.encode_latent(images)
             parts["reseeded"] = reseed_dead_codes(model, latents, used, gen)
             used.zero_()
@@ -301,15 +316,16 @@ def train_vq(
 
 
 @torch.no_grad()
-def pretokenize(vq: VQModel, data_dir, split: str, n: int, crop: int, seed: int, batch: int = 64):
-    """Tokenize ``n`` random crops once: codes (n, h*w) in raster order and class ids (n,)."""
+def pretokenize(vq: VQModel, data_dir, split: str, n: int, crop: int, seed: int, batch: int = 64, device: str = "cpu"):
+    """Tokenize ``n`` random crops once: codes (n, h*w) in raster order and class ids (n,), on the CPU.
+    The encode runs in fp32 on ``device`` (in bf16 a few % of the codes would change)."""
     stream = CropStream(data_dir, split, crop, generator=torch.Generator().manual_seed(seed))
-    vq.eval()
+    vq.eval().to(device)
     codes, labels = [], []
     bar = ProgressBar(n, f"tokenizing {split} crops", unit="crop")
     while sum(c.shape[0] for c in codes) < n:
         images, y = stream.batch(min(batch, n - sum(c.shape[0] for c in codes)))
-        codes.append(vq.encode(images).flatten(1))
+        codes.append(vq.encode(images.to(device)).flatten(1).cpu())
         labels.append(y)
         bar.update(sum(c.shape[0] for c in codes))
     bar.close()
@@ -322,10 +338,10 @@ def arpg_loss(
     """Cross-entropy of teacher-forced logits under one random order per sample."""
     B, L = tokens.shape
     cfg = model.cfg
-    drop = torch.rand(B, generator=generator) < class_dropout
+    drop = (torch.rand(B, generator=generator) < class_dropout).to(tokens.device)  # drawn on the CPU
     ids = torch.where(drop, torch.full_like(labels, cfg.num_classes), labels)
     class_ids = cfg.vocab_size + 1 + ids  # label C (dropped) lands on the null class id
-    orders = torch.argsort(torch.rand(B, L, generator=generator), dim=1)  # (B, L)
+    orders = torch.argsort(torch.rand(B, L, generator=generator), dim=1).to(tokens.device)  # (B, L)
     logits = model(tokens, class_ids, orders)  # (B, L, V), in shuffled order
     targets = torch.gather(tokens, 1, orders)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
@@ -343,20 +359,25 @@ def train_arpg(
     stop_at: int | None = None,
     init: dict | None = None,
     init_from: str | None = None,
+    device: str = "cpu",
+    bf16: bool = False,
 ) -> Path:
     """Train (or resume) ARPG on pre-tokenized crops; returns the path of the final safetensors weights.
 
     ``init``: a state dict to start from instead of the random init (a second stage with a fresh
     optimizer and LR schedule); ``init_from`` names it in the weights' metadata. A checkpoint in
-    ``out_dir`` still wins: resuming is always exact.
+    ``out_dir`` still wins: resuming is always exact. ``device`` and ``bf16`` as for ``train_vq``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device)
     torch.manual_seed(tc.seed)
     model = ARPG(cfg)
     _init_arpg(model)
     if init is not None:
         model.load_state_dict(init)
+    model.to(dev)
+    codes, labels = codes.to(dev), labels.to(dev)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -371,11 +392,12 @@ def train_arpg(
     end = min(tc.steps, stop_at or tc.steps)
     while step < end:
         t0 = time.perf_counter()
-        idx = torch.randint(0, codes.shape[0], (tc.batch,), generator=gen)
+        idx = torch.randint(0, codes.shape[0], (tc.batch,), generator=gen).to(dev)
         lr = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.min_lr)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = arpg_loss(model, codes[idx], labels[idx], gen, tc.class_dropout)
+        with autocast(dev, bf16):
+            loss = arpg_loss(model, codes[idx], labels[idx], gen, tc.class_dropout)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -416,6 +438,11 @@ def unigram_entropy_bits(codes: torch.Tensor, vocab: int) -> float:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast on ``device`` when asked (a GPU run), else nothing: the CPU recipe is fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def _init_arpg(model: ARPG) -> None:
