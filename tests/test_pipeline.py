@@ -135,6 +135,17 @@ def test_preview_only_when_asked(engine):
     assert np.array_equal(loud[-1].preview, result.images[0])
 
 
+@pytest.mark.parametrize("box", [(4, 12), (6, 60)])  # inside one window; a region downscaled into one
+def test_the_last_preview_is_the_result_with_the_colour_match(engine, box):
+    img = photo(64, 64)
+    mask = np.zeros((64, 64), bool)
+    mask[box[0] : box[1], box[0] : box[1]] = True
+    request = build_request("inpaint", image=img, mask=mask, num_steps=4, preview=True, preview_interval=0)
+    assert request.colour_match > 0
+    progress, result = run(engine, request)
+    assert np.array_equal(progress[-1].preview, result.images[0])
+
+
 def test_preview_shows_every_region_still_to_decode_as_neutral(engine):
     img = photo(40, 64)
     mask = np.zeros((40, 64), bool)

@@ -216,8 +216,9 @@ class _CanvasPlan(ModePlan):
             wh, ww = self._pad_hw
             img, pending_px = img[:wh, :ww], pending_px[:wh, :ww]
             win = job.window
-            if (ww, wh) != (win.width, win.height):
-                img = cv2.resize(img, (win.width, win.height), interpolation=cv2.INTER_LINEAR)
+            if (ww, wh) != (win.width, win.height):  # the last step as the result is resized, the others faster
+                interpolation = cv2.INTER_LANCZOS4 if last else cv2.INTER_LINEAR
+                img = cv2.resize(img, (win.width, win.height), interpolation=interpolation)
                 pending_px = _resize_mask(pending_px, (win.width, win.height))
             img = self._match(img, job, self.canvases[0], pending_px)
             out = self.canvases[0].copy()
