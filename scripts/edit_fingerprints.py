@@ -9,8 +9,9 @@ docs/refactor-fingerprints.json was recorded on 4fe3cd6, before issue 14; docs/r
 after it. They differ in one hash only: the alpha channel of expand-rgba (the CLI's expanded alpha is resized
 bilinearly now, as the app's was; docs/expand.md). Both are on the v1 embedded weights: new weights change every
 hash. docs/refactor-fingerprints-v3.json is recorded on the v3 weights; -v3-colour-match.json after the colour
-match of inpaint and outpaint (docs/colour-match.md: those 18 edits differ, and with ``colour_match`` 0 all 26
-match -v3.json), and a later refactor checks against it.
+match of inpaint and outpaint (docs/colour-match.md: those 18 edits differ; with ``colour_match`` 0 all 26 matched
+-v3.json) and after outpaint windows stopped pasting their inner sides (two multi-window outpaints differ), and a
+later refactor checks against it.
 
 The inputs are synthesized deterministically here or taken from tests/data, the requests run in one process
 through ``arpg_core.cli.main.main`` with one CPU thread (the same arithmetic on every machine size), and each

@@ -15,6 +15,7 @@ from arpg_core.edit.edits import (
     inpaint_windows,
     lock_low_band,
     match_known_colour,
+    outpaint_jobs,
     outpaint_windows,
     plan_from_mask,
     seam_first_order,
@@ -225,3 +226,43 @@ def test_match_known_colour_with_a_wide_gaussian_runs_reduced_and_agrees_with_th
     full /= cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[..., None] + 1e-3
     expected = np.clip(decoded + full, 0, 255)
     assert np.abs(out - expected).mean() < 1.0 and np.abs(out - expected).max() < 4.0
+
+
+@pytest.mark.parametrize("extend", [(40, 0, 0, 0), (24, 8, 40, 56), (8, 8, 8, 8)])
+def test_outpaint_jobs_write_every_new_pixel_once_and_never_the_source(extend):
+    l, t, r, b = extend
+    H, W = 40 + t + b, 48 + l + r
+    original = np.zeros((H, W), bool)
+    original[t : t + 40, l : l + 48] = True
+    windows = outpaint_windows((H, W), (l, t, l + 48, t + 40), 32)
+    jobs = outpaint_jobs(original, windows, margin=4, feather=4)
+    full = np.zeros((H, W), int)  # how many windows write each pixel with weight 1
+    seen = np.zeros((H, W), bool)  # pixels written by some window already
+    for win, write, unknown in jobs:
+        ys, xs = win.slices()
+        assert not (write[original[ys, xs]] > 0).any()  # the source is never written
+        own = write == 1
+        assert own.any() and np.array_equal(unknown & own, own)  # its own pixels are hidden from the encoder
+        assert not (unknown & seen[ys, xs]).any()  # what earlier windows wrote is known
+        blend = (write > 0) & ~own
+        assert seen[ys, xs][blend].all()  # it blends only into pixels already generated
+        full[ys, xs] += own
+        seen[ys, xs] |= own
+    assert np.array_equal(full, (~original).astype(int))
+
+
+def test_outpaint_jobs_leave_a_windows_inner_sides_to_its_neighbours():
+    original = np.zeros((32, 96), bool)
+    original[:, 64:] = True  # extend 64 px to the left, two windows of 32 px side by side and one between
+    windows = outpaint_windows((32, 96), (64, 0, 96, 32), 32)
+    jobs = outpaint_jobs(original, windows, margin=4, feather=4)
+    for win, write, _ in jobs:
+        own = write == 1
+        cols = np.nonzero(own.any(0))[0] + win.x0
+        if win.x0 > 0:
+            assert cols.min() >= win.x0 + 4  # not its left side: a neighbour has those pixels inside
+        if win.x1 < 96 and cols.max() < 64:
+            assert cols.max() < win.x1 - 4
+    # with no margin every pixel goes to the first window that holds it, with a hard edge (the old layout)
+    hard = outpaint_jobs(original, windows, margin=0, feather=0)
+    assert all(set(np.unique(write)) <= {0.0, 1.0} for _, write, _ in hard)

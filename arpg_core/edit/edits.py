@@ -215,6 +215,55 @@ def outpaint_windows(canvas_hw: tuple[int, int], original: tuple[int, int, int, 
     return [w for *_, w in sorted(windows, key=lambda t: t[:3])]
 
 
+def window_interior(win: Window, canvas_hw: tuple[int, int], margin: int) -> np.ndarray:
+    """(h, w) bool: the window less ``margin`` px along each side that is not the canvas's edge.
+
+    A tokenizer renders a window's outermost pixels worst (its convolutions see padding there), so pixels
+    near an inner side are better left to a neighbouring window, which has them in its interior."""
+    H, W = canvas_hw
+    inside = np.zeros((win.height, win.width), bool)
+    top = 0 if win.y0 == 0 else margin
+    left = 0 if win.x0 == 0 else margin
+    bottom = win.height - (0 if win.y1 == H else margin)
+    right = win.width - (0 if win.x1 == W else margin)
+    inside[top:bottom, left:right] = True
+    return inside
+
+
+def outpaint_jobs(
+    original: np.ndarray, windows: list[Window], margin: int, feather: int
+) -> list[tuple[Window, np.ndarray, np.ndarray]]:
+    """Which new pixels each outpaint window writes, in the windows' order: (window, write, unknown_px).
+
+    ``original`` (H, W) bool marks the source's pixels, which no window writes. Each new pixel goes to the
+    first window that has it in its interior (``window_interior``), or, where none has, to the first window
+    that holds it. A window writes its own pixels with weight 1 and blends into the pixels earlier windows
+    generated over ``feather`` px (never into the source, never within ``margin`` of an inner side), so
+    neighbouring windows meet without a seam. ``unknown_px`` is every pixel of the window not generated
+    before it (its own and those left to later windows): the encoder must not see them.
+    """
+    H, W = original.shape
+    owner = np.full((H, W), -1, np.int64)  # the index of the window that generates each pixel
+    for i, win in enumerate(windows):
+        ys, xs = win.slices()
+        free = (owner[ys, xs] < 0) & ~original[ys, xs] & window_interior(win, (H, W), margin)
+        owner[ys, xs][free] = i
+    for i, win in enumerate(windows):  # pixels no interior holds: the first window that holds them
+        ys, xs = win.slices()
+        left = (owner[ys, xs] < 0) & ~original[ys, xs]
+        owner[ys, xs][left] = i
+    jobs = []
+    for i, win in enumerate(windows):
+        ys, xs = win.slices()
+        own = owner[ys, xs] == i
+        if not own.any():
+            continue
+        earlier = (owner[ys, xs] >= 0) & (owner[ys, xs] < i) & window_interior(win, (H, W), margin)
+        write = np.where(own, 1.0, np.where(earlier, feather_alpha(own, feather), 0.0)).astype(np.float32)
+        jobs.append((win, write, owner[ys, xs] >= i))
+    return jobs
+
+
 def expand_windows(hw: tuple[int, int], native: int, patch: int) -> list[Window]:
     """Source windows for 2x expansion: native tiles overlapping by half, on the token grid."""
     H, W = hw

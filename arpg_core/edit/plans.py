@@ -8,8 +8,10 @@ tokens back into pixels or into the larger grid); ``finish`` gives the variants'
 
 Inpaint: one window per mask region (a downscaled one for large regions), known tokens prefilled, the masked
 ones sampled, decoded, and feathered into the mask only. Outpaint: native windows sliding out from the
-original, each prefilled with every token already known. Generate: one native window from nothing. Expand:
-the source tokens at the even positions of a grid twice as large, with a rotary table for that grid.
+original, each prefilled with every token already known; each leaves the pixels along its inner sides to a
+neighbour and blends into what earlier ones generated (``edits.outpaint_jobs``). Generate: one native window
+from nothing. Expand: the source tokens at the even positions of a grid twice as large, with a rotary table
+for that grid.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from arpg_core.edit.edits import (
     lanczos_2x,
     lock_low_band,
     match_known_colour,
+    outpaint_jobs,
     outpaint_windows,
     plan_from_mask,
     token_mask,
@@ -54,6 +57,9 @@ from arpg_core.nn.sampler import StepResult, step_counts
 from arpg_core.nn.tokenizer import VQModel
 
 TIMINGS = ("encode", "sample", "decode", "composite", "preview")
+# Outpaint: tokens along a window's inner sides that it leaves to its neighbours, and over which it blends
+# into what they generated (edits.outpaint_jobs).
+OUTPAINT_EDGE_TOKENS = 2
 
 
 class Stats:
@@ -283,16 +289,13 @@ class OutpaintPlan(_CanvasPlan):
         l, t, rr, b = r.extend
         size_hw = (H + t + b, W + l + rr)
         windows = outpaint_windows(size_hw, (l, t, l + W, t + H), codec.native)
-        unknown = np.ones(size_hw, bool)
-        unknown[t : t + H, l : l + W] = False
-        jobs = []
-        for win in windows:
-            ys, xs = win.slices()
-            here = unknown[ys, xs].copy()
-            if not here.any():
-                continue
-            jobs.append(_Job(win, here.astype(np.float32), here, _work_tokens(here, win, codec.patch, 0)))
-            unknown[ys, xs] = False
+        original = np.zeros(size_hw, bool)
+        original[t : t + H, l : l + W] = True
+        edge = OUTPAINT_EDGE_TOKENS * codec.patch  # px: a window's inner sides, left to its neighbours
+        jobs = [
+            _Job(win, write, unknown, _work_tokens(unknown, win, codec.patch, 0))
+            for win, write, unknown in outpaint_jobs(original, windows, edge, edge)
+        ]
         canvas = np.zeros((*size_hw, 3), np.uint8)
         canvas[t : t + H, l : l + W] = r.image
         placement = Placement((size_hw[1], size_hw[0]), (W, H), offset=(l, t))
