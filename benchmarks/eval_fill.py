@@ -37,10 +37,10 @@ from arpg_core.weights.catalog import class_names_for
 from arpg_core.weights.defaults import model_default
 
 
-def box_masks(n: int, size: int, seed: int) -> list[np.ndarray]:
-    """``n`` masks, each a (size/2)^2 box (a quarter of the window) at a random place."""
+def box_masks(n: int, size: int, seed: int, side: int | None = None) -> list[np.ndarray]:
+    """``n`` masks, each a ``side``^2 box (default size/2: a quarter of the window) at a random place."""
     rng = np.random.default_rng(seed)
-    side = size // 2
+    side = side or size // 2
     out = []
     for _ in range(n):
         y, x = rng.integers(0, size - side + 1, 2)
@@ -84,6 +84,8 @@ def main() -> None:
     ap.add_argument("--arpg", default="assets/embedded-arpg.safetensors")
     ap.add_argument("--tokenizer", default="assets/embedded-tokenizer.safetensors")
     ap.add_argument("--n", type=int, default=64, help="held-out crops (at least 60 for the model card)")
+    ap.add_argument("--crop", type=int, default=None, help="crop size in px (default: the model's window)")
+    ap.add_argument("--box", type=int, default=None, help="box side in px (default: half the crop)")
     ap.add_argument("--grid", default=None, help="write source | mask | model | Telea | truth rows here")
     ap.add_argument("--grid-rows", type=int, default=8)
     ap.add_argument(
@@ -105,10 +107,10 @@ def main() -> None:
     vq, _ = load_vq(args.tokenizer)
     arpg, meta = load_arpg(args.arpg)
     engine = Engine(arpg, vq, class_names=class_names_for(arpg.cfg.num_classes, meta), name="embedded")
-    size = arpg.cfg.grid_size * vq.cfg.downsample
+    size = args.crop or arpg.cfg.grid_size * vq.cfg.downsample
     images, _ = CropStream(args.data, "heldout", size, generator=torch.Generator().manual_seed(2026)).batch(args.n)
     crops = list((images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
-    masks = box_masks(args.n, size, seed=7)
+    masks = box_masks(args.n, size, seed=7, side=args.box)
     sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
     fill = {**sampling, "colour_match": args.colour_match}
 
@@ -145,7 +147,7 @@ def main() -> None:
         exp_lanczos.append(metrics.ab_error(lanczos_2x(small), src, 8))
 
     a, t, lk, rt = summarise(ours), summarise(classical), summarise(locked), summarise(ceiling)
-    print(f"Box fills: {args.n} held-out {size} px crops, a {size // 2} px box each (mean / median)")
+    print(f"Box fills: {args.n} held-out {size} px crops, a {args.box or size // 2} px box each (mean / median)")
     print(f"colour match {args.colour_match:g} px, sampling {sampling}\n")
     print(
         f"| measure | model | Telea | model on Telea's low band ({args.lock:g} px) "

@@ -77,6 +77,10 @@ def test_composite_keeps_source_bytes_where_alpha_is_zero():
         ((100, 80), [(40, 30, 60, 50)], 128, [Window(0, 0, 80, 100)]),
         # a region larger than the window: 1.25x context, downscaled to the native size
         ((600, 600), [(100, 100, 300, 300)], 128, [Window(75, 75, 325, 325, 128 / 250)]),
+        # a region nearly as large as the window: downscaled too, or no token of the window would be known
+        ((512, 512), [(200, 200, 320, 320)], 128, [Window(185, 185, 335, 335, 128 / 150)]),
+        # ... but an image smaller than the window is never upscaled
+        ((120, 120), [(5, 5, 115, 115)], 128, [Window(0, 0, 120, 120)]),
         # two regions, largest first
         (
             (512, 512),

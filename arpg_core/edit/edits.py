@@ -158,8 +158,8 @@ def _place(center: float, size: int, limit: int) -> int:
 def inpaint_regions(mask: np.ndarray, native: int, context: float = 1.25) -> tuple[np.ndarray, list]:
     """One window per connected mask region (8-connected), largest first.
 
-    A region that fits gets a native-size window centred on it, with as much context as fits. A larger
-    region gets a square of ``context`` times its size, downscaled to the native size.
+    A region that fits with ``context`` around it gets a native-size window centred on it, with as much context
+    as fits. A larger region gets a square of ``context`` times its size, downscaled to the native size.
     Returns the label image (H, W) and a list of (Window, label) pairs.
     """
     H, W = mask.shape
@@ -171,12 +171,13 @@ def inpaint_regions(mask: np.ndarray, native: int, context: float = 1.25) -> tup
     for i in order:
         x, y, w, h, _area = (int(v) for v in stats[i])
         cx, cy = x + w / 2, y + h / 2
-        if w <= native and h <= native:
+        if max(w, h) * context <= native:  # fits with context around it (a region as large as the window
+            # would leave every token of the window unknown: a fill from nothing)
             ww, wh, scale = min(native, W), min(native, H), 1.0
         else:
             side = math.ceil(max(w, h) * context)
             ww, wh = min(side, W), min(side, H)
-            scale = native / max(ww, wh)
+            scale = min(1.0, native / max(ww, wh))  # an image smaller than the window is not upscaled
         x0, y0 = _place(cx, ww, W), _place(cy, wh, H)
         out.append((Window(x0, y0, x0 + ww, y0 + wh, scale), i))
     return labels, out
