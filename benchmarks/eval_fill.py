@@ -50,6 +50,20 @@ def box_masks(n: int, size: int, seed: int, side: int | None = None) -> list[np.
     return out
 
 
+def stroke_masks(n: int, size: int, seed: int) -> list[np.ndarray]:
+    """``n`` masks, each a brush stroke 8-12 px wide through three random points from edge to edge (a wire or
+    a scratch to remove)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        ys = rng.integers(size // 8, size - size // 8, 3)
+        pts = np.array([[0, ys[0]], [size // 2, ys[1]], [size - 1, ys[2]]], np.int32)
+        m = np.zeros((size, size), np.uint8)
+        cv2.polylines(m, [pts], False, 1, int(rng.integers(8, 13)))
+        out.append(m.astype(bool))
+    return out
+
+
 def telea(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.inpaint(image, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
 
@@ -86,6 +100,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64, help="held-out crops (at least 60 for the model card)")
     ap.add_argument("--crop", type=int, default=None, help="crop size in px (default: the model's window)")
     ap.add_argument("--box", type=int, default=None, help="box side in px (default: half the crop)")
+    ap.add_argument("--strokes", action="store_true", help="brush strokes across the crop instead of boxes")
     ap.add_argument("--grid", default=None, help="write source | mask | model | Telea | truth rows here")
     ap.add_argument("--grid-rows", type=int, default=8)
     ap.add_argument(
@@ -110,7 +125,7 @@ def main() -> None:
     size = args.crop or arpg.cfg.grid_size * vq.cfg.downsample
     images, _ = CropStream(args.data, "heldout", size, generator=torch.Generator().manual_seed(2026)).batch(args.n)
     crops = list((images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
-    masks = box_masks(args.n, size, seed=7, side=args.box)
+    masks = stroke_masks(args.n, size, seed=7) if args.strokes else box_masks(args.n, size, seed=7, side=args.box)
     sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
     fill = {**sampling, "colour_match": args.colour_match}
 
@@ -147,7 +162,8 @@ def main() -> None:
         exp_lanczos.append(metrics.ab_error(lanczos_2x(small), src, 8))
 
     a, t, lk, rt = summarise(ours), summarise(classical), summarise(locked), summarise(ceiling)
-    print(f"Box fills: {args.n} held-out {size} px crops, a {args.box or size // 2} px box each (mean / median)")
+    shape = "an 8-12 px stroke across" if args.strokes else f"a {args.box or size // 2} px box"
+    print(f"Fills: {args.n} held-out {size} px crops, {shape} each (mean / median)")
     print(f"colour match {args.colour_match:g} px, sampling {sampling}\n")
     print(
         f"| measure | model | Telea | model on Telea's low band ({args.lock:g} px) "

@@ -18,6 +18,7 @@ from arpg_core.edit.edits import (
     outpaint_jobs,
     outpaint_windows,
     plan_from_mask,
+    region_tiles,
     seam_first_order,
     tile_starts,
     token_mask,
@@ -270,3 +271,18 @@ def test_outpaint_jobs_leave_a_windows_inner_sides_to_its_neighbours():
     # with no margin every pixel goes to the first window that holds it, with a hard edge (the old layout)
     hard = outpaint_jobs(original, windows, margin=0, feather=0)
     assert all(set(np.unique(write)) <= {0.0, 1.0} for _, write, _ in hard)
+
+
+def test_region_tiles_cover_the_region_most_known_first():
+    region = np.zeros((100, 300), bool)
+    region[50:53, 20:280] = True  # a thin line
+    region[10:40, 130:160] = True  # and a blob above its middle
+    tiles = region_tiles(region, 64)
+    assert all(w.width == 64 and w.height == 64 and w.scale == 1.0 for w in tiles)
+    covered = np.zeros_like(region)
+    shares = []
+    for w in tiles:
+        covered[w.slices()] = True
+        shares.append(region[w.slices()].mean())
+    assert covered[region].all()  # every pixel of the region is in some tile
+    assert shares == sorted(shares) and all(s > 0 for s in shares)  # tiles without any of it are left out

@@ -71,6 +71,28 @@ def test_colour_match_shifts_only_the_fill_and_zero_turns_it_off(engine, mode):
         engine.check(build_request(mode, colour_match=-1.0, **values))
 
 
+def test_a_thin_stroke_across_the_image_is_tiled_at_full_resolution(engine):
+    """Downscaling a long thin stroke's whole box regenerates a blur band many times the stroke's area; native
+    tiles regenerate the tokens the stroke touches, and the pixels past the feather still stay the source's."""
+    img = photo(48, 96)
+    mask = np.zeros((48, 96), bool)
+    for x in range(4, 92):
+        y = 6 + x * 36 // 92
+        mask[y : y + 2, x] = True  # a 2 px line, diagonal across the image
+    req = build_request(
+        "inpaint", image=img, mask=mask, num_steps=3, feather=2, seed=4, preview=True, preview_interval=0
+    )
+    progress, result = run(engine, req)
+    out = result.images[0]
+    assert len(result.windows) > 2 and all(w.scale == 1.0 for w in result.windows)
+    assert np.array_equal(out[feather_alpha(mask, 2) == 0], img[feather_alpha(mask, 2) == 0])
+    assert (out[mask] != img[mask]).any()
+    assert np.array_equal(progress[-1].preview, out)
+    compact = np.zeros((48, 96), bool)
+    compact[8:40, 20:60] = True  # a block: downscaled into one window as before
+    assert [w.scale < 1 for w in run(engine, req.replace(mask=compact))[1].windows] == [True]
+
+
 def test_same_request_same_pixels_other_seed_other_pixels(engine):
     img = photo(32, 32)
     mask = np.zeros((32, 32), bool)

@@ -183,6 +183,25 @@ def inpaint_regions(mask: np.ndarray, native: int, context: float = 1.25) -> tup
     return labels, out
 
 
+def region_tiles(region: np.ndarray, native: int) -> list[Window]:
+    """Native windows (scale 1) over a mask region and a quarter window of context around it, overlapping by
+    half, those that hold some of the region only; the ones with the most known pixels first."""
+    H, W = region.shape
+    ys, xs = np.nonzero(region)
+    c = native // 4
+    y0, y1 = max(0, int(ys.min()) - c), min(H, int(ys.max()) + 1 + c)
+    x0, x1 = max(0, int(xs.min()) - c), min(W, int(xs.max()) + 1 + c)
+    th, tw = min(native, y1 - y0), min(native, x1 - x0)
+    tiles = []
+    for y in tile_starts(y1 - y0, th, native // 2):
+        for x in tile_starts(x1 - x0, tw, native // 2):
+            win = Window(x0 + x, y0 + y, x0 + x + tw, y0 + y + th)
+            share = float(region[win.slices()].mean())
+            if share > 0:
+                tiles.append((share, win.y0, win.x0, win))
+    return [w for *_, w in sorted(tiles, key=lambda t: t[:3])]
+
+
 def inpaint_windows(mask: np.ndarray, native: int) -> list[Window]:
     return [w for w, _ in inpaint_regions(mask, native)[1]]
 

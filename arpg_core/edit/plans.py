@@ -40,6 +40,7 @@ from arpg_core.edit.edits import (
     outpaint_jobs,
     outpaint_windows,
     plan_from_mask,
+    region_tiles,
     token_mask,
 )
 from arpg_core.edit.placement import EditResult, Placement
@@ -60,6 +61,11 @@ TIMINGS = ("encode", "sample", "decode", "composite", "preview")
 # Outpaint: tokens along a window's inner sides that it leaves to its neighbours, and over which it blends
 # into what they generated (edits.outpaint_jobs).
 OUTPAINT_EDGE_TOKENS = 2
+# Inpaint: a region too large for one native window is tiled at full resolution when it is thin (no pixel more
+# than this many tokens from a known one) or when downscaling it would regenerate more than this many times the
+# canvas area that the tiles would (_tile_region).
+TILE_RADIUS_TOKENS = 2
+TILE_FACTOR = 2.0
 
 
 class Stats:
@@ -272,10 +278,13 @@ class InpaintPlan(_CanvasPlan):
         for win, label in regions:
             ys, xs = win.slices()
             region = labels == label
+            if win.scale < 1 and _tile_region(region, win, codec.patch):
+                jobs += _tiled_jobs(region, r, codec)
+                continue
             alpha = feather_alpha(region, r.feather)[ys, xs]
             jobs.append(_Job(win, alpha, region[ys, xs], _work_tokens(region[ys, xs], win, codec.patch, r.dilate)))
         H, W = r.image.shape[:2]
-        windows = [w for w, _ in regions]
+        windows = [j.window for j in jobs]
         super().__init__(r, codec, r.image, jobs, windows, Placement((W, H), (W, H), masked=True))
         self.colour_match = r.colour_match
 
@@ -431,6 +440,37 @@ def _resize_mask(mask: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
         return mask
     # area-resize then keep any touched pixel, so a thin stroke never vanishes when downscaled
     return cv2.resize(mask.astype(np.float32), size_wh, interpolation=cv2.INTER_AREA) > 0
+
+
+def _tile_region(region: np.ndarray, win: Window, patch: int) -> bool:
+    """Whether a region too large for one native window is better filled by native tiles than downscaled.
+
+    Downscaling keeps a whole region in one view, which a large blob needs; but a thin region loses its
+    resolution for nothing: every pixel of it has known pixels a token or two away, which a native tile
+    holds at full resolution. Tiles, then, for a region no more than ``TILE_RADIUS_TOKENS`` tokens from the
+    known pixels anywhere, or when downscaling would regenerate more than ``TILE_FACTOR`` times the canvas
+    area the tiles would (a long stroke across a large photo: a blur band many tokens wide)."""
+    ry, rx = np.nonzero(region)
+    box = np.pad(region[ry.min() : ry.max() + 1, rx.min() : rx.max() + 1], 1)  # (h + 2, w + 2), known around
+    radius = float(cv2.distanceTransform(box.astype(np.uint8), cv2.DIST_L2, 5).max())  # px to the nearest known
+    if radius <= TILE_RADIUS_TOKENS * patch:
+        return True
+    ys, xs = win.slices()
+    downscaled = int(_work_tokens(region[ys, xs], win, patch, 0).sum()) * (patch / win.scale) ** 2
+    native = int(token_mask(box[1:-1, 1:-1], patch).sum()) * patch**2
+    return downscaled > TILE_FACTOR * native
+
+
+def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec) -> list[_Job]:
+    """A region covered by native tiles (``edits.region_tiles``), which share it as outpaint windows share new
+    pixels (``edits.outpaint_jobs``); each also feathers into the known pixels next to its own."""
+    edge = OUTPAINT_EDGE_TOKENS * codec.patch
+    jobs = []
+    for tile, write, unknown in outpaint_jobs(~region, region_tiles(region, codec.native), edge, edge):
+        band = feather_alpha(write == 1, r.feather) * ~region[tile.slices()]
+        write = np.maximum(write, band).astype(np.float32)
+        jobs.append(_Job(tile, write, unknown, _work_tokens(unknown, tile, codec.patch, r.dilate)))
+    return jobs
 
 
 def _work_tokens(unknown_px: np.ndarray, win: Window, patch: int, dilate: int) -> np.ndarray:
