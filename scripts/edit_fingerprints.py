@@ -29,6 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -37,7 +38,8 @@ DATA = ROOT / "tests" / "data"
 
 
 def _inputs(folder: Path) -> dict[str, Path]:
-    """Small inputs: two test crops, a wide image over one window, a mask with two regions, an RGBA image."""
+    """Small inputs: two test crops, a wide image over one window, a mask with two regions, a thin stroke (tiled),
+    an RGBA image."""
     rng = np.random.default_rng(1234)
     grass = np.asarray(Image.open(DATA / "heldout-grass.png").convert("RGB"))
     sky = np.asarray(Image.open(DATA / "heldout-sky.png").convert("RGB"))
@@ -59,6 +61,8 @@ def _inputs(folder: Path) -> dict[str, Path]:
     wide_mask[80:120, 150:195] = 255
     rgba_mask = np.zeros((72, 88), np.uint8)
     rgba_mask[30:60, 10:40] = 255
+    stroke_mask = np.zeros((128, 200), np.uint8)
+    cv2.polylines(stroke_mask, [np.array([[0, 20], [100, 100], [199, 60]], np.int32)], False, 255, 6)  # thin: tiled
     files = {
         "small": (small, "RGB"),
         "wide": (wide, "RGB"),
@@ -66,6 +70,7 @@ def _inputs(folder: Path) -> dict[str, Path]:
         "mask": (mask, "L"),
         "wide_mask": (wide_mask, "L"),
         "rgba_mask": (rgba_mask, "L"),
+        "stroke_mask": (stroke_mask, "L"),
     }
     out = {}
     for name, (arr, mode) in files.items():
@@ -92,6 +97,7 @@ def requests(i: dict[str, Path]) -> dict[str, list[str]]:
         "inpaint-wide": f"inpaint {w} --mask {wm} --seed 9 --steps 6",
         "inpaint-rgba": f"inpaint {a} --mask {am} --seed 10 --steps 4",
         "inpaint-int8": f"inpaint {s} --mask {m} --seed 11 --steps 4 --precision int8",
+        "inpaint-stroke": f"inpaint {w} --mask {i['stroke_mask']} --seed 27 --steps 4",
         "outpaint-left": f"outpaint {s} --left 40 --seed 12 --steps 4",
         "outpaint-top": f"outpaint {s} --top 24 --seed 13 --steps 4",
         "outpaint-right": f"outpaint {s} --right 48 --seed 14 --steps 4 --class 4",
