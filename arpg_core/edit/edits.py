@@ -33,6 +33,14 @@ def token_mask(mask: np.ndarray, patch: int, dilate: int = 0) -> np.ndarray:
     return tokens
 
 
+def resize_mask(mask: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """A bool mask at another size: area-resized, then any touched pixel kept, so a thin stroke never vanishes
+    when downscaled."""
+    if (mask.shape[1], mask.shape[0]) == size_wh:
+        return mask
+    return cv2.resize(mask.astype(np.float32), size_wh, interpolation=cv2.INTER_AREA) > 0
+
+
 def feather_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
     """Blend weight of generated pixels: 1 on the mask, falling linearly to 0 at ``feather`` px outside it.
 
@@ -159,7 +167,8 @@ def inpaint_regions(mask: np.ndarray, native: int, context: float = 1.25) -> tup
     """One window per connected mask region (8-connected), largest first.
 
     A region that fits with ``context`` around it gets a native-size window centred on it, with as much context
-    as fits. A larger region gets a square of ``context`` times its size, downscaled to the native size.
+    as fits. A larger region gets a square of ``context`` times its size, downscaled to the native size (the
+    engine covers a thin one with native tiles instead: ``region_tiles``).
     Returns the label image (H, W) and a list of (Window, label) pairs.
     """
     H, W = mask.shape
@@ -200,6 +209,26 @@ def region_tiles(region: np.ndarray, native: int) -> list[Window]:
             if share > 0:
                 tiles.append((share, win.y0, win.x0, win))
     return [w for *_, w in sorted(tiles, key=lambda t: t[:3])]
+
+
+def tile_region(region: np.ndarray, win: Window, patch: int, radius_tokens: float, factor: float) -> bool:
+    """Whether a region too large for one native window (``win``, downscaled) is better filled by native tiles.
+
+    Downscaling keeps a whole region in one view, which a large blob needs; but a thin region loses its
+    resolution for nothing: every pixel of it has known pixels a token or two away, which a native tile holds
+    at full resolution. Tiles, then, for a region no more than ``radius_tokens`` tokens from the known pixels
+    anywhere, or when downscaling would regenerate more than ``factor`` times the canvas area the tiles would
+    (a long stroke across a large photo: a blur band many tokens wide)."""
+    ry, rx = np.nonzero(region)
+    box = np.pad(region[ry.min() : ry.max() + 1, rx.min() : rx.max() + 1], 1)  # (h + 2, w + 2), known around
+    radius = float(cv2.distanceTransform(box.astype(np.uint8), cv2.DIST_L2, 5).max())  # px to the nearest known
+    if radius <= radius_tokens * patch:
+        return True
+    ys, xs = win.slices()
+    work = token_mask(resize_mask(region[ys, xs], win.work_size), patch)  # the downscaled window's tokens
+    downscaled = int(work.sum()) * (patch / win.scale) ** 2
+    native = int(token_mask(box[1:-1, 1:-1], patch).sum()) * patch**2
+    return downscaled > factor * native
 
 
 def inpaint_windows(mask: np.ndarray, native: int) -> list[Window]:

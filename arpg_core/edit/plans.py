@@ -6,12 +6,12 @@ the plan, window by window: ``encode`` (the window's known tokens and the positi
 nothing is left to decode there), ``preview`` (variant 0's canvas so far) and ``end_window`` (the decoded
 tokens back into pixels or into the larger grid); ``finish`` gives the variants' images.
 
-Inpaint: one window per mask region (a downscaled one for large regions), known tokens prefilled, the masked
-ones sampled, decoded, and feathered into the mask only. Outpaint: native windows sliding out from the
-original, each prefilled with every token already known; each leaves the pixels along its inner sides to a
-neighbour and blends into what earlier ones generated (``edits.outpaint_jobs``). Generate: one native window
-from nothing. Expand: the source tokens at the even positions of a grid twice as large, with a rotary table
-for that grid.
+Inpaint: one window per mask region (a downscaled one for a large blob, native tiles for a large thin region),
+known tokens prefilled, the masked ones sampled, decoded, and feathered into the mask only. Outpaint: native
+windows sliding out from the original, each prefilled with every token already known; each leaves the pixels
+along its inner sides to a neighbour and blends into what earlier ones generated (``edits.outpaint_jobs``).
+Generate: one native window from nothing. Expand: the source tokens at the even positions of a grid twice as
+large, with a rotary table for that grid.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from arpg_core.edit.edits import (
     outpaint_windows,
     plan_from_mask,
     region_tiles,
+    resize_mask,
+    tile_region,
     token_mask,
 )
 from arpg_core.edit.placement import EditResult, Placement
@@ -63,7 +65,7 @@ TIMINGS = ("encode", "sample", "decode", "composite", "preview")
 OUTPAINT_EDGE_TOKENS = 2
 # Inpaint: a region too large for one native window is tiled at full resolution when it is thin (no pixel more
 # than this many tokens from a known one) or when downscaling it would regenerate more than this many times the
-# canvas area that the tiles would (_tile_region).
+# canvas area that the tiles would (edits.tile_region).
 TILE_RADIUS_TOKENS = 2
 TILE_FACTOR = 2.0
 
@@ -197,7 +199,7 @@ class _CanvasPlan(ModePlan):
         with stats.timed("encode"):
             ww, wh = win.work_size
             p = codec.patch
-            unknown_work = _resize_mask(job.unknown_px, (ww, wh))
+            unknown_work = resize_mask(job.unknown_px, (ww, wh))
             batch = []
             for c in self.canvases:
                 c = c[ys, xs]
@@ -231,7 +233,7 @@ class _CanvasPlan(ModePlan):
             if (ww, wh) != (win.width, win.height):  # the last step as the result is resized, the others faster
                 interpolation = cv2.INTER_LANCZOS4 if last else cv2.INTER_LINEAR
                 img = cv2.resize(img, (win.width, win.height), interpolation=interpolation)
-                pending_px = _resize_mask(pending_px, (win.width, win.height))
+                pending_px = resize_mask(pending_px, (win.width, win.height))
             img = self._match(img, job, self.canvases[0], pending_px)
             out = self.canvases[0].copy()
             for other in self._jobs[i + 1 :]:
@@ -278,7 +280,7 @@ class InpaintPlan(_CanvasPlan):
         for win, label in regions:
             ys, xs = win.slices()
             region = labels == label
-            if win.scale < 1 and _tile_region(region, win, codec.patch):
+            if win.scale < 1 and tile_region(region, win, codec.patch, TILE_RADIUS_TOKENS, TILE_FACTOR):
                 jobs += _tiled_jobs(region, r, codec)
                 continue
             alpha = feather_alpha(region, r.feather)[ys, xs]
@@ -435,32 +437,6 @@ def _num_steps(n_unknown: int, params: SamplingParams) -> int:
     return len(step_counts(n_unknown, params.num_steps, params.schedule)) if n_unknown else 0
 
 
-def _resize_mask(mask: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    if (mask.shape[1], mask.shape[0]) == size_wh:
-        return mask
-    # area-resize then keep any touched pixel, so a thin stroke never vanishes when downscaled
-    return cv2.resize(mask.astype(np.float32), size_wh, interpolation=cv2.INTER_AREA) > 0
-
-
-def _tile_region(region: np.ndarray, win: Window, patch: int) -> bool:
-    """Whether a region too large for one native window is better filled by native tiles than downscaled.
-
-    Downscaling keeps a whole region in one view, which a large blob needs; but a thin region loses its
-    resolution for nothing: every pixel of it has known pixels a token or two away, which a native tile
-    holds at full resolution. Tiles, then, for a region no more than ``TILE_RADIUS_TOKENS`` tokens from the
-    known pixels anywhere, or when downscaling would regenerate more than ``TILE_FACTOR`` times the canvas
-    area the tiles would (a long stroke across a large photo: a blur band many tokens wide)."""
-    ry, rx = np.nonzero(region)
-    box = np.pad(region[ry.min() : ry.max() + 1, rx.min() : rx.max() + 1], 1)  # (h + 2, w + 2), known around
-    radius = float(cv2.distanceTransform(box.astype(np.uint8), cv2.DIST_L2, 5).max())  # px to the nearest known
-    if radius <= TILE_RADIUS_TOKENS * patch:
-        return True
-    ys, xs = win.slices()
-    downscaled = int(_work_tokens(region[ys, xs], win, patch, 0).sum()) * (patch / win.scale) ** 2
-    native = int(token_mask(box[1:-1, 1:-1], patch).sum()) * patch**2
-    return downscaled > TILE_FACTOR * native
-
-
 def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec) -> list[_Job]:
     """A region covered by native tiles (``edits.region_tiles``), which share it as outpaint windows share new
     pixels (``edits.outpaint_jobs``); each also feathers into the known pixels next to its own."""
@@ -474,7 +450,7 @@ def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec) -> list[_Jo
 
 
 def _work_tokens(unknown_px: np.ndarray, win: Window, patch: int, dilate: int) -> np.ndarray:
-    return token_mask(_resize_mask(unknown_px, win.work_size), patch, dilate)
+    return token_mask(resize_mask(unknown_px, win.work_size), patch, dilate)
 
 
 def _token_slices(win: Window, patch: int, factor: int) -> tuple[slice, slice]:
