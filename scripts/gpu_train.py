@@ -7,6 +7,7 @@ Here, first (the device tool carries at most 64 MiB):
 Then one device call (``carry: ["gpu-data"]``; the machine's python3 has torch, numpy, pillow, opencv and
 safetensors):
 
+    PYTHONUNBUFFERED=1 PYTHONPATH=$PWD python3 -m pytest -q -x tests/test_train.py -k cuda &&
     PYTHONUNBUFFERED=1 PYTHONPATH=$PWD python3 scripts/gpu_train.py gpu-data $OUT --minutes 6
 
 Back here, with the two files from $OUT (fp16, as ``scripts/ship_embedded.py`` stores them): evaluate them with
