@@ -88,6 +88,14 @@ def test_a_thin_stroke_across_the_image_is_tiled_at_full_resolution(engine):
     assert np.array_equal(out[feather_alpha(mask, 2) == 0], img[feather_alpha(mask, 2) == 0])
     assert (out[mask] != img[mask]).any()
     assert np.array_equal(progress[-1].preview, out)
+    # the region's steps are shared out by unknown tokens: each tile decodes as many tokens per step as a whole
+    # window would at the request's steps, so the stroke costs far fewer steps than a full run per tile
+    plan = engine.plan(req.replace(num_steps=8))
+    side2 = engine.codec.side**2
+    for i, count in enumerate(plan.counts):
+        tokens = int(plan._jobs[i].unknown_tokens.sum())
+        assert plan.sampling(i).num_steps == max(1, -(-8 * tokens // side2)) and count <= 8
+    assert sum(plan.counts) < 8 * len(plan.counts) and progress[-1].total == sum(engine.plan(req).counts)
     compact = np.zeros((48, 96), bool)
     compact[8:40, 20:60] = True  # a block: downscaled into one window as before
     assert [w.scale < 1 for w in run(engine, req.replace(mask=compact))[1].windows] == [True]

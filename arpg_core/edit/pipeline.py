@@ -172,7 +172,7 @@ class Engine:
             run.begin_window()
             if decode_plan is None:
                 continue
-            for step in self._decode(decode_plan, r, generators, run.stats, rope):
+            for step in self._decode(decode_plan, r, plan.sampling(i), generators, run.stats, rope):
                 run.step(step.positions)
                 preview = plan.preview(i, step, decode_plan, run.stats) if run.preview_due(r) else None
                 yield run.progress(i, preview)
@@ -189,7 +189,7 @@ class Engine:
             threads.apply(choice)
         return choice
 
-    def _decode(self, plan: DecodePlan, r: EditRequest, generators, stats: Stats, rope=None):
+    def _decode(self, plan: DecodePlan, r: EditRequest, sampling, generators, stats: Stats, rope=None):
         t0 = time.perf_counter()
         if r.seam_first:
             orders = torch.stack([seam_first_order(plan, g) for g in generators])
@@ -199,7 +199,7 @@ class Engine:
             self.arpg,
             [r.label] * r.variants,
             generators,
-            r.sampling,
+            sampling,
             num_positions=plan.num_positions,
             known_pos=plan.known_pos,
             known_tokens=plan.known_tokens,

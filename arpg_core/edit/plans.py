@@ -17,9 +17,10 @@ large, with a rotary table for that grid.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -152,6 +153,10 @@ class ModePlan:
     def rope(self, cfg) -> torch.Tensor | None:
         return None  # the model's own grid
 
+    def sampling(self, i: int) -> SamplingParams:
+        """How job ``i``'s tokens are drawn: the request's, unless the plan shares its steps out."""
+        return self.request.sampling
+
     def begin(self, variants: int) -> None:
         raise NotImplementedError
 
@@ -176,6 +181,7 @@ class _Job:
     write: np.ndarray  # (h, w) float: weight of generated pixels written back into the canvas
     unknown_px: np.ndarray  # (h, w) bool: pixels the encoder must not see
     unknown_tokens: np.ndarray  # (th, tw) bool at the model's scale
+    steps: int | None = None  # decoding steps when not the request's (a tile of a region: its share)
 
 
 class _CanvasPlan(ModePlan):
@@ -186,7 +192,7 @@ class _CanvasPlan(ModePlan):
         self.canvas, self._jobs, self.windows, self.placement = canvas, jobs, windows, placement
         self.colour_match = 0.0  # px; the modes with known pixels around the unknown ones take the request's
         self.jobs = [j.window for j in jobs]
-        self.counts = [_num_steps(int(j.unknown_tokens.sum()), request.sampling) for j in jobs]
+        self.counts = [_num_steps(int(j.unknown_tokens.sum()), self.sampling(i)) for i, j in enumerate(jobs)]
         self._pad_hw = (0, 0)
 
     def begin(self, variants: int) -> None:
@@ -261,6 +267,10 @@ class _CanvasPlan(ModePlan):
 
     def finish(self, stats: Stats) -> list[np.ndarray]:
         return self.canvases
+
+    def sampling(self, i: int) -> SamplingParams:
+        steps = self._jobs[i].steps
+        return self.request.sampling if steps is None else replace(self.request.sampling, num_steps=steps)
 
     def _match(self, img: np.ndarray, job: _Job, canvas: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
         """The window's decode ``img`` corrected by its colour error on the known pixels (``colour_match``);
@@ -445,7 +455,11 @@ def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec) -> list[_Jo
     for tile, write, unknown in outpaint_jobs(~region, region_tiles(region, codec.native), edge, edge):
         band = feather_alpha(write == 1, r.feather) * ~region[tile.slices()]
         write = np.maximum(write, band).astype(np.float32)
-        jobs.append(_Job(tile, write, unknown, _work_tokens(unknown, tile, codec.patch, r.dilate)))
+        tokens = _work_tokens(unknown, tile, codec.patch, r.dilate)
+        # the region's steps shared out by unknown tokens: a tile decodes as many tokens per step as a whole
+        # window would at the request's steps, so a region costs about what its tokens would in one window
+        steps = max(1, math.ceil(r.sampling.num_steps * int(tokens.sum()) / codec.side**2))
+        jobs.append(_Job(tile, write, unknown, tokens, steps))
     return jobs
 
 
