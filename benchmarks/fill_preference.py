@@ -1,6 +1,6 @@
 """Sheets for judging fills by eye: the model's fill and Telea's side by side, in random order.
 
-    python benchmarks/fill_preference.py data/photos OUT_DIR [--n 24]
+    python benchmarks/fill_preference.py data/photos OUT_DIR [--n 24] [--versus telea|raw]
     python benchmarks/fill_preference.py --score OUT_DIR/key.json PICKS
 
 The first form writes ``sheet0.png`` ... (six rows each, shown at 2x: one fill left, the other right, which
@@ -9,6 +9,7 @@ same held-out crops, the model at its defaults). A judge looks at the sheets and
 ``L`` or ``R`` for the fill that looks more like an untouched photo (``=`` for no preference); the second
 form unblinds the picks against the key and prints the tally. Telea's diagonal cross pattern is easy to
 recognise, so the judging is not truly blind: it records a person's preference, not a controlled study.
+``--versus raw`` puts the model's fill without the colour match on the other side instead of Telea's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from arpg_core.weights.defaults import model_default
 ROWS = 6
 
 
-def sheets(data: str, out: str, n: int, arpg_file: str, tokenizer: str) -> None:
+def sheets(data: str, out: str, n: int, arpg_file: str, tokenizer: str, versus: str = "telea") -> None:
     torch.set_grad_enabled(False)
     vq, _ = load_vq(tokenizer)
     arpg, meta = load_arpg(arpg_file)
@@ -48,10 +49,12 @@ def sheets(data: str, out: str, n: int, arpg_file: str, tokenizer: str) -> None:
     key, rows = [], []
     for i in range(n):
         src, m = crops[i], masks[i]
-        ours = engine.edit(build_request("inpaint", image=src, mask=m, seed=i, temperature=temperature)).images[0]
-        telea_left = bool(rng.integers(2))
-        key.append("telea" if telea_left else "model")  # what the left side shows
-        left, right = (telea(src, m), ours) if telea_left else (ours, telea(src, m))
+        request = build_request("inpaint", image=src, mask=m, seed=i, temperature=temperature)
+        ours = engine.edit(request).images[0]
+        other = telea(src, m) if versus == "telea" else engine.edit(request.replace(colour_match=0.0)).images[0]
+        other_left = bool(rng.integers(2))
+        key.append(versus if other_left else "model")  # what the left side shows
+        left, right = (other, ours) if other_left else (ours, other)
         gap = np.full((size, 6, 3), 255, np.uint8)
         rows.append(np.concatenate([left, gap, right], 1))
     os.makedirs(out, exist_ok=True)
@@ -71,12 +74,13 @@ def score(key_file: str, picks: str) -> None:
     picks = picks.replace(" ", "").upper()
     if len(picks) != len(left) or set(picks) - set("LR="):
         raise SystemExit(f"give one of L, R or = per row: {len(left)} letters, got {len(picks)}")
-    won = {"model": [], "telea": [], "none": []}
+    versus = next((k for k in left if k != "model"), "telea")
+    won = {"model": [], versus: [], "none": []}
     for row, (p, on_left) in enumerate(zip(picks, left), 1):
         if p == "=":
             won["none"].append(row)
         else:
-            other = "telea" if on_left == "model" else "model"
+            other = versus if on_left == "model" else "model"
             won[on_left if p == "L" else other].append(row)
     for name, rows in won.items():
         print(f"{name}: {len(rows)} of {len(left)} (rows {', '.join(map(str, rows)) or '-'})")
@@ -89,12 +93,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--arpg", default="assets/embedded-arpg.safetensors")
     ap.add_argument("--tokenizer", default="assets/embedded-tokenizer.safetensors")
+    ap.add_argument("--versus", choices=("telea", "raw"), default="telea", help="the other side of each row")
     ap.add_argument("--score", nargs=2, metavar=("KEY", "PICKS"), help="unblind the picks against the key")
     args = ap.parse_args()
     if args.score:
         score(*args.score)
     elif args.data and args.out:
-        sheets(args.data, args.out, args.n, args.arpg, args.tokenizer)
+        sheets(args.data, args.out, args.n, args.arpg, args.tokenizer, args.versus)
     else:
         ap.error("give DATA and OUT, or --score KEY PICKS")
 
