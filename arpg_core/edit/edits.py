@@ -116,8 +116,8 @@ def match_known_colour(decoded: np.ndarray, source: np.ndarray, known: np.ndarra
     # The shift is smooth, so a wide Gaussian (a large window's) runs on a map reduced to keep it 8-16 px.
     H, W = known.shape
     f = max(1, int(sigma // _SIGMA_PER_STEP))
-    small = (max(1, -(-W // f)), max(1, -(-H // f)))  # (w, h) for cv2
     if f > 1:
+        small = (max(1, -(-W // f)), max(1, -(-H // f)))  # (w, h) for cv2
         err = cv2.resize(err, small, interpolation=cv2.INTER_AREA)  # (H/f, W/f, 3)
         w = cv2.resize(w, small, interpolation=cv2.INTER_AREA)  # (H/f, W/f)
     num = cv2.GaussianBlur(err, (0, 0), sigma / f, borderType=cv2.BORDER_REFLECT)
@@ -211,6 +211,11 @@ def region_tiles(region: np.ndarray, native: int) -> list[Window]:
     return [w for *_, w in sorted(tiles, key=lambda t: t[:3])]
 
 
+def work_tokens(unknown_px: np.ndarray, win: Window, patch: int, dilate: int = 0) -> np.ndarray:
+    """The tokens a window decodes: ``unknown_px`` (the window's pixels) at the model's scale, as a token mask."""
+    return token_mask(resize_mask(unknown_px, win.work_size), patch, dilate)
+
+
 def tile_region(region: np.ndarray, win: Window, patch: int, radius_tokens: float, factor: float) -> bool:
     """Whether a region too large for one native window (``win``, downscaled) is better filled by native tiles.
 
@@ -225,8 +230,7 @@ def tile_region(region: np.ndarray, win: Window, patch: int, radius_tokens: floa
     if radius <= radius_tokens * patch:
         return True
     ys, xs = win.slices()
-    work = token_mask(resize_mask(region[ys, xs], win.work_size), patch)  # the downscaled window's tokens
-    downscaled = int(work.sum()) * (patch / win.scale) ** 2
+    downscaled = int(work_tokens(region[ys, xs], win, patch).sum()) * (patch / win.scale) ** 2
     native = int(token_mask(box[1:-1, 1:-1], patch).sum()) * patch**2
     return downscaled > factor * native
 
@@ -292,10 +296,11 @@ def outpaint_jobs(
     before it (its own and those left to later windows): the encoder must not see them.
     """
     H, W = original.shape
+    interiors = [window_interior(win, (H, W), margin) for win in windows]
     owner = np.full((H, W), -1, np.int64)  # the index of the window that generates each pixel
     for i, win in enumerate(windows):
         ys, xs = win.slices()
-        free = (owner[ys, xs] < 0) & ~original[ys, xs] & window_interior(win, (H, W), margin)
+        free = (owner[ys, xs] < 0) & ~original[ys, xs] & interiors[i]
         owner[ys, xs][free] = i
     for i, win in enumerate(windows):  # pixels no interior holds: the first window that holds them
         ys, xs = win.slices()
@@ -307,7 +312,7 @@ def outpaint_jobs(
         own = owner[ys, xs] == i
         if not own.any():
             continue
-        earlier = (owner[ys, xs] >= 0) & (owner[ys, xs] < i) & window_interior(win, (H, W), margin)
+        earlier = (owner[ys, xs] >= 0) & (owner[ys, xs] < i) & interiors[i]
         write = np.where(own, 1.0, np.where(earlier, feather_alpha(own, feather), 0.0)).astype(np.float32)
         jobs.append((win, write, owner[ys, xs] >= i))
     return jobs

@@ -45,6 +45,7 @@ from arpg_core.edit.edits import (
     resize_mask,
     tile_region,
     token_mask,
+    work_tokens,
 )
 from arpg_core.edit.placement import EditResult, Placement
 from arpg_core.edit.requests import (
@@ -190,7 +191,9 @@ class _CanvasPlan(ModePlan):
     def __init__(self, request, codec, canvas: np.ndarray, jobs: list[_Job], windows: list[Window], placement):
         super().__init__(request, codec)
         self.canvas, self._jobs, self.windows, self.placement = canvas, jobs, windows, placement
-        self.colour_match = 0.0  # px; the modes with known pixels around the unknown ones take the request's
+        self.colour_match = getattr(
+            request, "colour_match", 0.0
+        )  # px; inpaint's and outpaint's (edits next to known pixels)
         self.jobs = [j.window for j in jobs]
         self.counts = [_num_steps(int(j.unknown_tokens.sum()), self.sampling(i)) for i, j in enumerate(jobs)]
         self._pad_hw = (0, 0)
@@ -294,11 +297,10 @@ class InpaintPlan(_CanvasPlan):
                 jobs += _tiled_jobs(region, r, codec)
                 continue
             alpha = feather_alpha(region, r.feather)[ys, xs]
-            jobs.append(_Job(win, alpha, region[ys, xs], _work_tokens(region[ys, xs], win, codec.patch, r.dilate)))
+            jobs.append(_Job(win, alpha, region[ys, xs], work_tokens(region[ys, xs], win, codec.patch, r.dilate)))
         H, W = r.image.shape[:2]
         windows = [j.window for j in jobs]
         super().__init__(r, codec, r.image, jobs, windows, Placement((W, H), (W, H), masked=True))
-        self.colour_match = r.colour_match
 
     def document_windows(self):
         return [(w.x0, w.y0, w.x1, w.y1, self.codec.patch / w.scale) for w in self.windows]
@@ -314,14 +316,13 @@ class OutpaintPlan(_CanvasPlan):
         original[t : t + H, l : l + W] = True
         edge = OUTPAINT_EDGE_TOKENS * codec.patch  # px: a window's inner sides, left to its neighbours
         jobs = [
-            _Job(win, write, unknown, _work_tokens(unknown, win, codec.patch, 0))
+            _Job(win, write, unknown, work_tokens(unknown, win, codec.patch, 0))
             for win, write, unknown in outpaint_jobs(original, windows, edge, edge)
         ]
         canvas = np.zeros((*size_hw, 3), np.uint8)
         canvas[t : t + H, l : l + W] = r.image
         placement = Placement((size_hw[1], size_hw[0]), (W, H), offset=(l, t))
         super().__init__(r, codec, canvas, jobs, windows, placement)
-        self.colour_match = r.colour_match
 
     def document_windows(self):
         (l, t), p = self.placement.offset, float(self.codec.patch)
@@ -455,16 +456,12 @@ def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec) -> list[_Jo
     for tile, write, unknown in outpaint_jobs(~region, region_tiles(region, codec.native), edge, edge):
         band = feather_alpha(write == 1, r.feather) * ~region[tile.slices()]
         write = np.maximum(write, band).astype(np.float32)
-        tokens = _work_tokens(unknown, tile, codec.patch, r.dilate)
+        tokens = work_tokens(unknown, tile, codec.patch, r.dilate)
         # the region's steps shared out by unknown tokens: a tile decodes as many tokens per step as a whole
         # window would at the request's steps, so a region costs about what its tokens would in one window
         steps = max(1, math.ceil(r.sampling.num_steps * int(tokens.sum()) / codec.side**2))
         jobs.append(_Job(tile, write, unknown, tokens, steps))
     return jobs
-
-
-def _work_tokens(unknown_px: np.ndarray, win: Window, patch: int, dilate: int) -> np.ndarray:
-    return token_mask(resize_mask(unknown_px, win.work_size), patch, dilate)
 
 
 def _token_slices(win: Window, patch: int, factor: int) -> tuple[slice, slice]:
