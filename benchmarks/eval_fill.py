@@ -37,6 +37,26 @@ from arpg_core.weights.catalog import class_names_for
 from arpg_core.weights.defaults import model_default
 
 
+def load_pair(arpg_file: str, tokenizer: str) -> Engine:
+    """The engine on an ARPG and tokenizer file pair, gradients off for the whole run."""
+    torch.set_grad_enabled(False)
+    vq, _ = load_vq(tokenizer)
+    arpg, meta = load_arpg(arpg_file)
+    return Engine(arpg, vq, class_names=class_names_for(arpg.cfg.num_classes, meta), name="embedded")
+
+
+def to_uint8(images: torch.Tensor) -> list[np.ndarray]:
+    """(B, 3, H, W) in [-1, 1] -> B writable (H, W, 3) uint8 arrays."""
+    return list((images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
+
+
+def heldout_crops(data: str, size: int, n: int) -> tuple[torch.Tensor, list[np.ndarray]]:
+    """The first ``n`` held-out crops of ``size`` px (a fixed seed: every run and benchmark sees the same ones),
+    as the (n, 3, size, size) batch and as uint8 images."""
+    images, _ = CropStream(data, "heldout", size, generator=torch.Generator().manual_seed(2026)).batch(n)
+    return images, to_uint8(images)
+
+
 def box_masks(n: int, size: int, seed: int, side: int | None = None) -> list[np.ndarray]:
     """``n`` masks, each a ``side``^2 box (default size/2: a quarter of the window) at a random place."""
     rng = np.random.default_rng(seed)
@@ -118,21 +138,16 @@ def main() -> None:
     )
     ap.add_argument("--lock", type=float, default=6.0, help="px: also score the model's detail on Telea's low band")
     args = ap.parse_args()
-    torch.set_grad_enabled(False)
-    vq, _ = load_vq(args.tokenizer)
-    arpg, meta = load_arpg(args.arpg)
-    engine = Engine(arpg, vq, class_names=class_names_for(arpg.cfg.num_classes, meta), name="embedded")
-    size = args.crop or arpg.cfg.grid_size * vq.cfg.downsample
-    images, _ = CropStream(args.data, "heldout", size, generator=torch.Generator().manual_seed(2026)).batch(args.n)
-    crops = list((images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
+    engine = load_pair(args.arpg, args.tokenizer)
+    vq, size = engine.vq, args.crop or engine.native
+    images, crops = heldout_crops(args.data, size, args.n)
     masks = stroke_masks(args.n, size, seed=7) if args.strokes else box_masks(args.n, size, seed=7, side=args.box)
     sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
     fill = {**sampling, "colour_match": args.colour_match}
 
     # What the tokenizer alone gives back of the hidden pixels: the most a fill through it can match.
     with torch.inference_mode():
-        trips = vq.decode(vq.encode(images))
-    trips = list((trips * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
+        trips = to_uint8(vq.decode(vq.encode(images)))
     ceiling = [fill_scores(t, src, m) for t, src, m in zip(trips, crops, masks)]
 
     ours, classical, locked, results = [], [], [], []

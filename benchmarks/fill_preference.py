@@ -20,29 +20,20 @@ import os
 
 import cv2
 import numpy as np
-import torch
-from eval_fill import box_masks, telea
+from eval_fill import box_masks, heldout_crops, load_pair, telea
 from PIL import Image
 
-from arpg_core.edit.pipeline import Engine
 from arpg_core.edit.requests import build_request
-from arpg_core.files.checkpoints import load_arpg, load_vq
-from arpg_core.training.crops import CropStream
-from arpg_core.weights.catalog import class_names_for
 from arpg_core.weights.defaults import model_default
 
 ROWS = 6
 
 
 def sheets(data: str, out: str, n: int, arpg_file: str, tokenizer: str, versus: str = "telea") -> None:
-    torch.set_grad_enabled(False)
-    vq, _ = load_vq(tokenizer)
-    arpg, meta = load_arpg(arpg_file)
-    engine = Engine(arpg, vq, class_names=class_names_for(arpg.cfg.num_classes, meta), name="embedded")
-    size = arpg.cfg.grid_size * vq.cfg.downsample
+    engine = load_pair(arpg_file, tokenizer)
+    size = engine.native
     total = max(n, 64)  # eval_fill's crops and boxes: the first n of its default 64
-    images, _ = CropStream(data, "heldout", size, generator=torch.Generator().manual_seed(2026)).batch(total)
-    crops = list((images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
+    _, crops = heldout_crops(data, size, total)
     masks = box_masks(total, size, seed=7)
     temperature = model_default("temperature", model="embedded")
     rng = np.random.default_rng(99)

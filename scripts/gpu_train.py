@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -110,7 +110,7 @@ def main() -> int:
 
     # 1. the tokenizer
     cfg, weights = TOKENIZER_RECIPES[args.recipe]
-    base = dict(weights, **{k: v for k, v in TOKENIZER.items()})
+    base = {**weights, **TOKENIZER}
 
     def vq_run(steps, folder, log=None):
         tc = VQTrainConfig(steps=steps, warmup=min(200, steps // 10), **base)
@@ -140,8 +140,15 @@ def main() -> int:
     lr = ARPG_RUN["lr"]
 
     def arpg_run(steps, folder, log=None):
-        tc = ARPGTrainConfig(steps=steps, batch=ARPG_RUN["batch"], lr=lr, min_lr=lr / 10, num_crops=args.crops)
-        tc = replace(tc, warmup=min(200, steps // 10), checkpoint_every=max(100, steps // 10))
+        tc = ARPGTrainConfig(
+            steps=steps,
+            batch=ARPG_RUN["batch"],
+            lr=lr,
+            min_lr=lr / 10,
+            warmup=min(200, steps // 10),
+            num_crops=args.crops,
+            checkpoint_every=max(100, steps // 10),
+        )
         names, dev = manifest["class_names"], args.device
         return train_arpg(codes, labels, folder, arpg_cfg, tc, class_names=names, log=log, device=dev, bf16=bf16)
 
