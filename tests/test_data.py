@@ -589,6 +589,17 @@ def test_crop_stream_is_deterministic(photo_dir):
     assert not torch.equal(c.batch(8)[0], xa)
 
 
+def test_crop_stream_workers_cut_the_same_crops(photo_dir):
+    """Threads only cut and resize: the draws stay in order on the one generator, so the stream is the same."""
+    out, _, _ = photo_dir
+    plain = CropStream(out, "train", 48, seed=3)
+    threaded = CropStream(out, "train", 48, seed=3, workers=3)
+    for n in (1, 16, 5):
+        (xp, yp), (xt, yt) = plain.batch(n), threaded.batch(n)
+        assert torch.equal(xp, xt) and torch.equal(yp, yt)
+    assert torch.equal(plain.generator.get_state(), threaded.generator.get_state())
+
+
 def test_crop_stream_heldout_and_scales(photo_dir):
     out, _, m = photo_dir
     held = CropStream(out, "heldout", 32, seed=1, min_scale=0.15, max_upscale=100.0)

@@ -6,6 +6,7 @@ import json
 import math
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,8 @@ class CropStream:
     ``size`` (area interpolation when shrinking, bicubic when enlarging).  All randomness comes from
     ``generator`` (kept as ``self.generator`` so a trainer can save and restore its state).
     Photos are decoded on first use and cached.  Labels are class indices; photos without a class get
-    :data:`NULL_CLASS`.
+    :data:`NULL_CLASS`.  ``workers > 0`` cuts and resizes a batch's crops on that many threads (OpenCV
+    releases the GIL); the draws stay in order on the one generator, so the crops are the same either way.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class CropStream:
         max_scale: float = 1.0,
         max_upscale: float = 1.5,
         flip: bool = True,
+        workers: int = 0,
     ):
         self.root = Path(root)
         manifest = json.loads((self.root / "manifest.json").read_text())
@@ -53,6 +56,7 @@ class CropStream:
         self.min_scale, self.max_scale, self.max_upscale, self.flip = min_scale, max_scale, max_upscale, flip
         self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
         self._cache: dict[int, np.ndarray] = {}
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="crops") if workers > 0 else None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -69,11 +73,10 @@ class CropStream:
     def _uniform(self) -> float:
         return float(torch.rand((), generator=self.generator, dtype=torch.float64))
 
-    def sample(self) -> tuple[np.ndarray, int]:
-        """One crop: a (size, size, 3) uint8 array and its class index."""
+    def draw(self) -> tuple[int, int, int, int, bool]:
+        """The random part of one crop: photo index, square side, top, left and whether to flip."""
         i = int(torch.randint(len(self.records), (), generator=self.generator))
-        img = self.image(i)
-        h, w = img.shape[:2]
+        h, w = self.image(i).shape[:2]
         short = min(h, w)
         hi = max(1.0, self.max_scale * short)
         lo = min(hi, max(self.min_scale * short, self.size / self.max_upscale))
@@ -82,12 +85,21 @@ class CropStream:
         y = int(self._uniform() * (h - side + 1))
         x = int(self._uniform() * (w - side + 1))
         flip = self.flip and self._uniform() < 0.5
-        crop = img[y : y + side, x : x + side]
+        return i, side, y, x, flip
+
+    def cut(self, i: int, side: int, y: int, x: int, flip: bool) -> np.ndarray:
+        """The crop a :meth:`draw` names, resized to (size, size, 3) uint8."""
+        crop = self.image(i)[y : y + side, x : x + side]
         interp = cv2.INTER_AREA if side >= self.size else cv2.INTER_CUBIC
         crop = cv2.resize(crop, (self.size, self.size), interpolation=interp)
         if flip:
             crop = crop[:, ::-1]
-        return np.ascontiguousarray(crop), self.labels[i]
+        return np.ascontiguousarray(crop)
+
+    def sample(self) -> tuple[np.ndarray, int]:
+        """One crop: a (size, size, 3) uint8 array and its class index."""
+        d = self.draw()
+        return self.cut(*d), self.labels[d[0]]
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
         while True:
@@ -95,6 +107,7 @@ class CropStream:
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` crops as a float tensor (n, 3, size, size) in [-1, 1] and a LongTensor of class ids."""
-        crops, labels = zip(*(self.sample() for _ in range(n)))
-        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        return x.contiguous(), torch.tensor(labels, dtype=torch.long)
+        draws = [self.draw() for _ in range(n)]
+        crops = self._pool.map(lambda d: self.cut(*d), draws) if self._pool else [self.cut(*d) for d in draws]
+        x = torch.from_numpy(np.stack(list(crops))).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        return x.contiguous(), torch.tensor([self.labels[d[0]] for d in draws], dtype=torch.long)

@@ -131,8 +131,8 @@ def _jitter_in_yiq(images: torch.Tensor, share: float, generator: torch.Generato
     u = torch.rand(images.shape[0], generator=generator)
     out = images.clone()
     for i in pick.nonzero()[:, 0].tolist():
-        m = torch.linalg.inv(_YIQ) @ transform(u[i]) @ _YIQ  # (3, 3) RGB -> RGB
-        out[i] = torch.einsum("cr,rhw->chw", m, images[i]).clamp(-1, 1)
+        m = torch.linalg.inv(_YIQ) @ transform(u[i]) @ _YIQ  # (3, 3) RGB -> RGB, drawn on the CPU
+        out[i] = torch.einsum("cr,rhw->chw", m.to(images), images[i]).clamp(-1, 1)
     return out
 
 
@@ -235,11 +235,13 @@ def train_vq(
     init: dict | None = None,
     device: str = "cpu",
     bf16: bool = False,
+    workers: int = 0,
 ) -> Path:
     """Train (or resume) a tokenizer; returns the path of the final safetensors weights.
 
     ``init``: a state dict to start from (for the decoder-only stage). ``device``: where the model runs;
-    ``bf16``: its forward passes under bf16 autocast (weights and optimizer stay fp32).
+    ``bf16``: its forward passes under bf16 autocast (weights and optimizer stay fp32). ``workers``: threads
+    that cut the crops (the same crops as without).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -265,7 +267,9 @@ def train_vq(
             p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.0)
     gen = torch.Generator().manual_seed(tc.seed)
-    stream = CropStream(data_dir, "train", tc.crop, generator=torch.Generator().manual_seed(tc.seed + 1))
+    stream = CropStream(
+        data_dir, "train", tc.crop, generator=torch.Generator().manual_seed(tc.seed + 1), workers=workers
+    )
     used = torch.zeros(vq_cfg.codebook_size, dtype=torch.bool)
     step = _resume(out / "vq_state.pt", trained, opt, {"gen": gen, "stream": stream.generator}, extra={"used": used})
     bar = ProgressBar(tc.steps, "tokenizer", start=step)
@@ -273,9 +277,9 @@ def train_vq(
     end = min(tc.steps, stop_at or tc.steps)
     while step < end:
         t0 = time.perf_counter()
-        images, _ = stream.batch(tc.batch)
-        images = hue_jitter(images, tc.hue_jitter, gen)
-        images = saturation_jitter(images, tc.saturation_jitter, gen).to(dev)
+        images = stream.batch(tc.batch)[0].to(dev)
+        images = hue_jitter(images, tc.hue_jitter, gen)  # the draws on the CPU, the colour maps on the device
+        images = saturation_jitter(images, tc.saturation_jitter, gen)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.lr * 0.1)
         with autocast(dev, bf16):
@@ -316,10 +320,20 @@ def train_vq(
 
 
 @torch.no_grad()
-def pretokenize(vq: VQModel, data_dir, split: str, n: int, crop: int, seed: int, batch: int = 64, device: str = "cpu"):
+def pretokenize(
+    vq: VQModel,
+    data_dir,
+    split: str,
+    n: int,
+    crop: int,
+    seed: int,
+    batch: int = 64,
+    device: str = "cpu",
+    workers: int = 0,
+):
     """Tokenize ``n`` random crops once: codes (n, h*w) in raster order and class ids (n,), on the CPU.
     The encode runs in fp32 on ``device`` (in bf16 a few % of the codes would change)."""
-    stream = CropStream(data_dir, split, crop, generator=torch.Generator().manual_seed(seed))
+    stream = CropStream(data_dir, split, crop, generator=torch.Generator().manual_seed(seed), workers=workers)
     vq.eval().to(device)
     codes, labels = [], []
     bar = ProgressBar(n, f"tokenizing {split} crops", unit="crop")
