@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from arpg_core.cli.train_cli import EMBEDDED_ARPG, TOKENIZER_RECIPES  # noqa: E402
-from arpg_core.files.checkpoints import load_vq  # noqa: E402
+from arpg_core.files.checkpoints import load_arpg, load_vq  # noqa: E402
 from arpg_core.nn.config import ARPGConfig  # noqa: E402
 from arpg_core.training.train import (  # noqa: E402
     ARPGTrainConfig,
@@ -47,6 +47,7 @@ from arpg_core.training.train import (  # noqa: E402
     train_arpg,
     train_vq,
 )
+from arpg_core.weights.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE  # noqa: E402
 
 # The stages' recipes: the CPU run's (assets/MODEL_CARD.md) with larger batches for a GPU. Shares of the time left when
 # a stage starts (after its probe): the tokenizer 40 %, then the decoder 25 % of what is left, then the ARPG 90 %.
@@ -84,6 +85,16 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=4, help="threads cutting the crops")
     ap.add_argument("--threads", type=int, default=4, help="torch's CPU threads")
     ap.add_argument("--batch-div", type=int, default=1, help="divide every stage's batch (a rehearsal on the CPU)")
+    ap.add_argument(
+        "--continue-from",
+        metavar="DIR",
+        help="a pair this script wrote: skip the first stage, continue its decoder and its ARPG (the codes stay)",
+    )
+    ap.add_argument(
+        "--texture", type=float, default=DECODER["texture_weight"], help="the decoder stage's texture weight"
+    )
+    ap.add_argument("--arpg-lr", type=float, default=ARPG_RUN["lr"], help="the ARPG's peak learning rate")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the ARPG's pre-tokenized crops")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -139,12 +150,14 @@ def train(args, out: Path, logfile) -> dict:
         tc = VQTrainConfig(steps=steps, warmup=min(200, steps // 10), **base)
         return train_vq(args.data, folder, cfg, tc, log=log, **on)
 
-    n = steps_for("tokenizer", seconds_per_step(vq_run, args.probe))
-    vq_path = timed("tokenizer", lambda log: vq_run(n, runs / "vq", log))
+    if args.continue_from:
+        first, _ = load_vq(Path(args.continue_from) / EMBEDDED_VQ_FILE)  # its decoder continues; its codes stay
+    else:
+        n = steps_for("tokenizer", seconds_per_step(vq_run, args.probe))
+        first, _ = load_vq(timed("tokenizer", lambda log: vq_run(n, runs / "vq", log)))
 
     # 2. the decoder at 128 px (the codes stay the first stage's)
-    first, _ = load_vq(vq_path)
-    dec = dict(DECODER, decoder_only=True, batch=DECODER["batch"] // args.batch_div)
+    dec = dict(DECODER, decoder_only=True, batch=DECODER["batch"] // args.batch_div, texture_weight=args.texture)
 
     def dec_run(steps, folder, log=None):
         tc = VQTrainConfig(steps=steps, warmup=min(200, steps // 10), **dec)
@@ -157,11 +170,12 @@ def train(args, out: Path, logfile) -> dict:
     manifest = json.loads((Path(args.data) / "manifest.json").read_text())
     t0 = time.perf_counter()
     codes, labels = pretokenize(
-        first, args.data, "train", args.crops, 128, 0, batch=256, device=args.device, workers=args.workers
+        first, args.data, "train", args.crops, 128, args.seed, batch=256, device=args.device, workers=args.workers
     )
     summary["pretokenize_s"] = round(time.perf_counter() - t0, 1)
-    arpg_cfg = ARPGConfig(**EMBEDDED_ARPG, vocab_size=cfg.codebook_size, num_classes=len(manifest["class_names"]))
-    lr = ARPG_RUN["lr"]
+    arpg_cfg = ARPGConfig(**EMBEDDED_ARPG, vocab_size=first.cfg.codebook_size, num_classes=len(manifest["class_names"]))
+    lr = args.arpg_lr
+    init = load_arpg(Path(args.continue_from) / EMBEDDED_ARPG_FILE)[0].state_dict() if args.continue_from else None
 
     def arpg_run(steps, folder, log=None):
         tc = ARPGTrainConfig(
@@ -174,7 +188,9 @@ def train(args, out: Path, logfile) -> dict:
             checkpoint_every=max(100, steps // 5),
         )
         names, dev = manifest["class_names"], args.device
-        return train_arpg(codes, labels, folder, arpg_cfg, tc, class_names=names, log=log, device=dev, bf16=bf16)
+        return train_arpg(
+            codes, labels, folder, arpg_cfg, tc, class_names=names, log=log, init=init, device=dev, bf16=bf16
+        )
 
     n = steps_for("arpg", seconds_per_step(arpg_run, args.probe))
     arpg_path = timed("arpg", lambda log: arpg_run(n, runs / "arpg", log))
@@ -183,10 +199,13 @@ def train(args, out: Path, logfile) -> dict:
     ship = ROOT / "scripts" / "ship_embedded.py"
     subprocess.run([sys.executable, str(ship), str(arpg_path), str(dec_path), "--out", str(out)], check=True)
     summary["recipes"] = {
-        "tokenizer": {"recipe": args.recipe, "variant": args.variant, **base},
+        "tokenizer": {"recipe": args.recipe, "variant": args.variant, **base, "continued_from": args.continue_from},
         "decoder": dec,
         "arpg": {
             **ARPG_RUN,
+            "lr": lr,
+            "seed": args.seed,
+            "continued_from": args.continue_from,
             "batch": ARPG_RUN["batch"] // args.batch_div,
             "crops": args.crops,
             "config": asdict(arpg_cfg),
