@@ -13,11 +13,12 @@ Back here, with the files from $OUT (fp16, as ``scripts/ship_embedded.py`` store
 shipped pair, and ship them only if they are better.
 
 Three stages, each run by the library's training functions with ``device`` and bf16 autocast: the tokenizer
-(the v3 recipe plus saturation jitter, so the encoder sees deep blues and purples), its decoder at 128 px with the
-shipped texture terms (the codes stay the first stage's), and ARPG on the first stage's codes. Each stage is first
-timed on a few steps; then it gets its share of the time left as a fixed step count, so every stage runs a whole
-learning-rate schedule and the run ends within ``--minutes``. Every step's inputs come from the same CPU
-generators as on the CPU (arpg_core.training.train). ``--device cpu --minutes 2 --crops 256 --probe 2 --batch-div 16``
+(the v3 recipe plus saturation jitter, so the encoder sees deep blues and purples), its decoder at 128 px in two
+stages with texture weights 2 then 6, as v3 had (the codes stay the first stage's), and ARPG on the first
+stage's codes. Each stage is first timed on a few steps; then it gets its share of the time left as a fixed
+step count, so every stage runs a whole learning-rate schedule and the run ends within ``--minutes``. Every
+step's inputs come from the same CPU generators as on the CPU (arpg_core.training.train).
+``--device cpu --minutes 2 --crops 256 --probe 2 --batch-div 16``
 runs the same script here, as a rehearsal.
 """
 
@@ -52,7 +53,10 @@ from arpg_core.weights.catalog import EMBEDDED_ARPG_FILE, EMBEDDED_VQ_FILE  # no
 # The stages' recipes: the CPU run's (assets/MODEL_CARD.md) with larger batches for a GPU. Shares of the time left when
 # a stage starts (after its probe): the tokenizer 40 %, then the decoder 25 % of what is left, then the ARPG 90 %.
 TOKENIZER = dict(batch=128, crop=64, lr=4e-4, saturation_jitter=0.3)
-DECODER = dict(batch=64, crop=128, lr=1e-4, texture_weight=2.0, texture_octaves=3, hue_jitter=0.5)
+DECODER = dict(batch=64, crop=128, lr=1e-4, texture_octaves=3, hue_jitter=0.5)
+# The decoder stages' texture weights, in turn (v3's two stages). The first GPU run had one stage at 2: its
+# round trip's texture ratio fell from 0.283 to 0.246 and its fills' from 0.48 to 0.33 (docs/gpu-run-1.md).
+DECODER_TEXTURE = [2.0, 6.0]
 ARPG_RUN = dict(batch=256, lr=8e-4, crops=100_000)
 SHARES = {"tokenizer": 0.4, "decoder": 0.25, "arpg": 0.9}
 # Tokenizer sizes, on the recipe's config: the shipped one, and 1.5x its channels (13.8 MB in fp16 instead of
@@ -91,7 +95,11 @@ def main() -> int:
         help="a pair this script wrote: skip the first stage, continue its decoder and its ARPG (the codes stay)",
     )
     ap.add_argument(
-        "--texture", type=float, default=DECODER["texture_weight"], help="the decoder stage's texture weight"
+        "--texture",
+        type=float,
+        nargs="+",
+        default=DECODER_TEXTURE,
+        help="the decoder stages' texture weights, one stage each, in turn (default: 2 then 6, as v3's)",
     )
     ap.add_argument("--arpg-lr", type=float, default=ARPG_RUN["lr"], help="the ARPG's peak learning rate")
     ap.add_argument("--seed", type=int, default=0, help="seed of the ARPG's pre-tokenized crops")
@@ -125,11 +133,14 @@ def train(args, out: Path, logfile) -> dict:
     if bf16:
         summary["gpu"] = torch.cuda.get_device_name()
 
-    def steps_for(stage: str, sec: float) -> int:
-        left = deadline - time.monotonic() - RESERVE_S
-        steps = max(args.probe, int(left * SHARES[stage] / sec))
-        summary["stages"][stage] = {"seconds_per_step": round(sec, 4), "steps": steps, "left_s": round(left, 1)}
-        print(f"{stage}: {sec * 1000:.1f} ms per step, {left:.0f} s left -> {steps} steps", flush=True)
+    def left() -> float:
+        return deadline - time.monotonic() - RESERVE_S
+
+    def steps_for(stage: str, sec: float, seconds: float) -> int:
+        """Steps of ``sec`` each that fit in ``seconds``."""
+        steps = max(args.probe, int(seconds / sec))
+        summary["stages"][stage] = {"seconds_per_step": round(sec, 4), "steps": steps, "left_s": round(left(), 1)}
+        print(f"{stage}: {sec * 1000:.1f} ms per step, {seconds:.0f} s of {left():.0f} left -> {steps} steps")
         return steps
 
     def timed(stage: str, fn):
@@ -153,18 +164,24 @@ def train(args, out: Path, logfile) -> dict:
     if args.continue_from:
         first, _ = load_vq(Path(args.continue_from) / EMBEDDED_VQ_FILE)  # its decoder continues; its codes stay
     else:
-        n = steps_for("tokenizer", seconds_per_step(vq_run, args.probe))
+        sec = seconds_per_step(vq_run, args.probe)
+        n = steps_for("tokenizer", sec, left() * SHARES["tokenizer"])
         first, _ = load_vq(timed("tokenizer", lambda log: vq_run(n, runs / "vq", log)))
 
-    # 2. the decoder at 128 px (the codes stay the first stage's)
-    dec = dict(DECODER, decoder_only=True, batch=DECODER["batch"] // args.batch_div, texture_weight=args.texture)
+    # 2. the decoder at 128 px, one stage per texture weight, each from the last (the codes stay the first stage's)
+    dec = dict(DECODER, decoder_only=True, batch=DECODER["batch"] // args.batch_div)
+    last, decoder_end = first, time.monotonic() + left() * SHARES["decoder"]
+    for i, weight in enumerate(args.texture):
 
-    def dec_run(steps, folder, log=None):
-        tc = VQTrainConfig(steps=steps, warmup=min(200, steps // 10), **dec)
-        return train_vq(args.data, folder, first.cfg, tc, log=log, init=first.state_dict(), **on)
+        def dec_run(steps, folder, log=None, weight=weight, start=last):
+            tc = VQTrainConfig(steps=steps, warmup=min(200, steps // 10), texture_weight=weight, **dec)
+            return train_vq(args.data, folder, first.cfg, tc, log=log, init=start.state_dict(), **on)
 
-    n = steps_for("decoder", seconds_per_step(dec_run, args.probe))
-    dec_path = timed("decoder", lambda log: dec_run(n, runs / "vq-dec", log))
+        stage = f"decoder-{i + 1}"
+        sec = seconds_per_step(dec_run, args.probe)
+        n = steps_for(stage, sec, (decoder_end - time.monotonic()) / (len(args.texture) - i))  # an equal part each
+        dec_path = timed(stage, lambda log, run=dec_run, n=n, stage=stage: run(n, runs / stage, log))
+        last, _ = load_vq(dec_path)
 
     # 3. ARPG on the first stage's codes
     manifest = json.loads((Path(args.data) / "manifest.json").read_text())
@@ -192,7 +209,8 @@ def train(args, out: Path, logfile) -> dict:
             codes, labels, folder, arpg_cfg, tc, class_names=names, log=log, init=init, device=dev, bf16=bf16
         )
 
-    n = steps_for("arpg", seconds_per_step(arpg_run, args.probe))
+    sec = seconds_per_step(arpg_run, args.probe)
+    n = steps_for("arpg", sec, left() * SHARES["arpg"])
     arpg_path = timed("arpg", lambda log: arpg_run(n, runs / "arpg", log))
 
     # The pair as the app ships it (fp16), next to the log, and what ran.
@@ -200,7 +218,7 @@ def train(args, out: Path, logfile) -> dict:
     subprocess.run([sys.executable, str(ship), str(arpg_path), str(dec_path), "--out", str(out)], check=True)
     summary["recipes"] = {
         "tokenizer": {"recipe": args.recipe, "variant": args.variant, **base, "continued_from": args.continue_from},
-        "decoder": dec,
+        "decoder": {**dec, "texture_weights": args.texture},
         "arpg": {
             **ARPG_RUN,
             "lr": lr,
