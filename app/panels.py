@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from arpg_core.choices import CFG_SCHEDULES, MODES, SCHEDULES
+from arpg_core.choices import CFG_SCHEDULES, MODES, PREFILLS, SCHEDULES
 from arpg_core.edit.requests import default
 from arpg_core.validate import MAX_VARIANTS
 
@@ -307,6 +307,13 @@ class SidePanel(QWidget):
         self.cfg_schedule.addItems(CFG_SCHEDULES)
         self.cfg_schedule.currentTextChanged.connect(lambda t: self.state.set_params(cfg_schedule=t))
         form.addRow("CFG schedule", self.cfg_schedule)
+        self.prefill = QComboBox()
+        self.prefill.addItems(PREFILLS)
+        self.prefill.setToolTip(
+            "How the pixels you keep enter the model: causal, as it saw context in training, or all at once"
+        )
+        self.prefill.currentTextChanged.connect(lambda t: self.state.set_params(prefill=t))
+        form.addRow("Context", self.prefill)
         self.seam_first = QCheckBox("Decode next to known pixels first")
         self.seam_first.toggled.connect(lambda on: self.state.set_params(seam_first=bool(on)))
         form.addRow(self.seam_first)
@@ -388,7 +395,12 @@ class SidePanel(QWidget):
             widget.blockSignals(True)
             widget.setChecked(value)
             widget.blockSignals(False)
-        for combo, text in ((self.schedule, p.sampling.schedule), (self.cfg_schedule, p.sampling.cfg_schedule)):
+        combos = (
+            (self.schedule, p.sampling.schedule),
+            (self.cfg_schedule, p.sampling.cfg_schedule),
+            (self.prefill, p.sampling.prefill),
+        )
+        for combo, text in combos:
             combo.blockSignals(True)
             combo.setCurrentText(text)
             combo.blockSignals(False)

@@ -10,7 +10,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from arpg_core.choices import CFG_SCHEDULES, SCHEDULES
+from arpg_core.choices import CFG_SCHEDULES, PREFILLS, SCHEDULES
 from arpg_core.validate import MAX_CFG, MAX_STEPS, MAX_TOP_K, MIN_TOP_P, check_int, check_real, check_temperature
 
 
@@ -26,6 +26,9 @@ class SamplingParams:
     temperature: float = 1.0  # 0 samples greedily
     top_k: int = 0  # 0: off
     top_p: float = 1.0  # 1: off
+    # An edit's known tokens enter the cache causally, as context does in training; all at once they see each other,
+    # a state no training step made, and a well-trained model predicts the unknown ones far worse (docs/prefill.md).
+    prefill: str = "causal"
 
     def __post_init__(self):
         check_int("steps", self.num_steps, 1, MAX_STEPS)
@@ -39,6 +42,8 @@ class SamplingParams:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.cfg_schedule not in CFG_SCHEDULES:
             raise ValueError(f"unknown CFG schedule {self.cfg_schedule!r}; choose one of {', '.join(CFG_SCHEDULES)}")
+        if self.prefill not in PREFILLS:
+            raise ValueError(f"unknown prefill {self.prefill!r}; choose one of {', '.join(PREFILLS)}")
 
     @property
     def guided(self) -> bool:

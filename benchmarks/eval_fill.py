@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from arpg_core.choices import PREFILLS
 from arpg_core.edit.edits import lanczos_2x, lock_low_band
 from arpg_core.edit.pipeline import Engine
 from arpg_core.edit.requests import build_request, default
@@ -131,6 +132,12 @@ def main() -> None:
     )
     ap.add_argument("--top-k", type=int, default=None, help="top-k (default: the engine's)")
     ap.add_argument(
+        "--prefill",
+        choices=PREFILLS,
+        default=model_default("prefill", model="embedded"),
+        help="how the known tokens enter the model (default: the embedded model's own)",
+    )
+    ap.add_argument(
         "--colour-match",
         type=float,
         default=default("colour_match", "inpaint"),
@@ -142,7 +149,8 @@ def main() -> None:
     vq, size = engine.vq, args.crop or engine.native
     images, crops = heldout_crops(args.data, size, args.n)
     masks = stroke_masks(args.n, size, seed=7) if args.strokes else box_masks(args.n, size, seed=7, side=args.box)
-    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
+    given = (("temperature", args.temperature), ("top_k", args.top_k), ("prefill", args.prefill))
+    sampling = {k: v for k, v in given if v is not None}
     fill = {**sampling, "colour_match": args.colour_match}
 
     # What the tokenizer alone gives back of the hidden pixels: the most a fill through it can match.

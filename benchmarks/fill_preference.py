@@ -24,7 +24,7 @@ from eval_fill import box_masks, heldout_crops, load_pair, telea
 from PIL import Image
 
 from arpg_core.edit.requests import build_request
-from arpg_core.weights.defaults import model_default
+from arpg_core.weights.catalog import sampling_defaults
 
 ROWS = 6
 
@@ -35,12 +35,12 @@ def sheets(data: str, out: str, n: int, arpg_file: str, tokenizer: str, versus: 
     total = max(n, 64)  # eval_fill's crops and boxes: the first n of its default 64
     _, crops = heldout_crops(data, size, total)
     masks = box_masks(total, size, seed=7)
-    temperature = model_default("temperature", model="embedded")
+    sampling = sampling_defaults("embedded")  # as users get it
     rng = np.random.default_rng(99)
     key, rows = [], []
     for i in range(n):
         src, m = crops[i], masks[i]
-        request = build_request("inpaint", image=src, mask=m, seed=i, temperature=temperature)
+        request = build_request("inpaint", image=src, mask=m, seed=i, **sampling)
         ours = engine.edit(request).images[0]
         other = telea(src, m) if versus == "telea" else engine.edit(request.replace(colour_match=0.0)).images[0]
         other_left = bool(rng.integers(2))

@@ -3,15 +3,16 @@ hashed, so a refactor of the edit path can show it changed no pixel.
 
     PYTHONPATH=$PWD python scripts/edit_fingerprints.py                 # print the JSON
     PYTHONPATH=$PWD python scripts/edit_fingerprints.py --write docs/refactor-fingerprints.json
-    PYTHONPATH=$PWD python scripts/edit_fingerprints.py --check docs/refactor-fingerprints-v3-colour-match.json
+    PYTHONPATH=$PWD python scripts/edit_fingerprints.py --check docs/refactor-fingerprints-v3-prefill.json
 
 docs/refactor-fingerprints.json was recorded on 4fe3cd6, before issue 14; docs/refactor-fingerprints-14a.json
 after it. They differ in one hash only: the alpha channel of expand-rgba (the CLI's expanded alpha is resized
 bilinearly now, as the app's was; docs/expand.md). Both are on the v1 embedded weights: new weights change every
 hash. docs/refactor-fingerprints-v3.json is recorded on the v3 weights; -v3-colour-match.json after the colour
 match of inpaint and outpaint (docs/colour-match.md: those 18 edits differ; with ``colour_match`` 0 all 26 matched
--v3.json) and after outpaint windows stopped pasting their inner sides (two multi-window outpaints differ), and a
-later refactor checks against it.
+-v3.json) and after outpaint windows stopped pasting their inner sides (two multi-window outpaints differ);
+-v3-prefill.json adds an inpaint and an outpaint with ``--prefill causal`` (the other 27 match -v3-colour-match.json,
+the embedded model's own prefill being bidirectional), and a later refactor checks against it.
 
 The inputs are synthesized deterministically here or taken from tests/data, the requests run in one process
 through ``arpg_core.cli.main.main`` with one CPU thread (the same arithmetic on every machine size), and each
@@ -98,6 +99,8 @@ def requests(i: dict[str, Path]) -> dict[str, list[str]]:
         "inpaint-rgba": f"inpaint {a} --mask {am} --seed 10 --steps 4",
         "inpaint-int8": f"inpaint {s} --mask {m} --seed 11 --steps 4 --precision int8",
         "inpaint-stroke": f"inpaint {w} --mask {i['stroke_mask']} --seed 27 --steps 4",
+        "inpaint-causal": f"inpaint {s} --mask {m} --seed 28 --steps 6 --prefill causal",
+        "outpaint-causal": f"outpaint {s} --right 40 --seed 29 --steps 4 --prefill causal",
         "outpaint-left": f"outpaint {s} --left 40 --seed 12 --steps 4",
         "outpaint-top": f"outpaint {s} --top 24 --seed 13 --steps 4",
         "outpaint-right": f"outpaint {s} --right 48 --seed 14 --steps 4 --class 4",

@@ -29,8 +29,38 @@ def test_one_token_per_step_equals_the_causal_forward():
     assert cache.length == L
 
 
+def test_a_causal_prefill_then_one_token_per_step_equals_the_causal_forward():
+    """An edit's context prefilled in one causal forward (the engine's default) puts the cache in the state
+    training sees: the known tokens first in the order, then the unknown ones one at a time."""
+    model = tiny_arpg()
+    L, K = TINY_ARPG.block_size, 40
+    gen = torch.Generator().manual_seed(3)
+    tokens = torch.randint(0, TINY_ARPG.vocab_size, (2, L), generator=gen)
+    order = torch.randperm(L, generator=gen)  # known: its first K positions, in this order
+    labels = torch.tensor([TINY_ARPG.class_token_id(2), TINY_ARPG.class_token_id(None)])
+    with torch.no_grad():
+        full = model(tokens, labels, order.expand(2, L))  # (2, L, V)
+        cache = model.new_cache(2, L)
+        known = order[:K]
+        inputs = torch.cat([labels[:, None], tokens[:, known]], 1)  # (2, 1 + K)
+        rows = torch.cat([torch.zeros(1, dtype=torch.long), known + 1]).expand(2, -1)
+        steps = []
+        for i in range(K, L):
+            q = order[i : i + 1].expand(2, 1) + 1
+            steps.append(model.step(cache, inputs, rows, q, causal=i == K))
+            inputs, rows = tokens[:, order[i : i + 1]], q
+        unmasked = model.step(
+            model.new_cache(2, L),
+            torch.cat([labels[:, None], tokens[:, known]], 1),
+            torch.cat([torch.zeros(1, dtype=torch.long), known + 1]).expand(2, -1),
+            order[K : K + 1].expand(2, 1) + 1,
+        )
+    torch.testing.assert_close(torch.cat(steps, 1), full[:, K:], atol=1e-4, rtol=1e-4)
+    assert (unmasked - full[:, K : K + 1]).abs().max() > 1e-2  # all at once, the known tokens see each other
+
+
 def test_prefill_order_does_not_change_logits():
-    """Inside one forward nothing is masked, so the order of the known tokens in a prefill is irrelevant."""
+    """In a bidirectional prefill nothing is masked, so the order of the known tokens in it is irrelevant."""
     model = tiny_arpg()
     gen = torch.Generator().manual_seed(2)
     tokens = torch.randint(0, TINY_ARPG.vocab_size, (1, 41), generator=gen)

@@ -4,6 +4,8 @@ format can be checked by pointing ARPG_REFERENCE_DIR at it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from reference import load_expected, load_fixture, load_weights, require_fixture
@@ -106,6 +108,8 @@ def test_generation_with_explicit_order(model, expected, name):
 
 
 def test_editing_prefill(model, expected):
+    """The fixture's derived editing semantics: the known tokens prefilled all at once (``prefill="bidirectional"``;
+    the engine's default, causal, is tested against the training forward in test_kv_cache)."""
     e = FIXTURE["edit"]
     labels = [int(v) for v in expected["edit.labels"]]
     generators = [torch.Generator().manual_seed(i) for i in range(len(labels))]
@@ -114,7 +118,7 @@ def test_editing_prefill(model, expected):
             model,
             labels,
             generators,
-            params_of(e),
+            replace(params_of(e), prefill="bidirectional"),
             known_pos=expected["edit.known_pos"],
             known_tokens=expected["edit.known_tokens"],
             orders=expected["edit.unknown_order"],

@@ -81,6 +81,14 @@ def test_a_models_own_sampling_defaults_come_from_the_catalog():
     assert cli("--model", "ARPG-L") == SamplingParams().temperature
     assert cli("--model", "embedded", "--temperature", "1") == 1.0  # given: kept
 
+    def prefill(*extra):
+        return _request(build_parser().parse_args([*ARGS["inpaint"], *extra])).sampling.prefill
+
+    assert own["prefill"] == "bidirectional" != SamplingParams().prefill  # v3 was tuned so; the rest are causal
+    assert prefill() == "bidirectional"
+    assert prefill("--model", "ARPG-L") == "causal"
+    assert prefill("--prefill", "causal") == "causal"
+
 
 def test_the_command_line_offers_exactly_the_cores_choices():
     parser = build_parser()
@@ -90,6 +98,7 @@ def test_the_command_line_offers_exactly_the_cores_choices():
     }
     assert offered["schedule"] == choices.SCHEDULES
     assert offered["cfg_schedule"] == choices.CFG_SCHEDULES
+    assert offered["prefill"] == choices.PREFILLS
     assert offered["precision"] == choices.PRECISIONS
     assert offered["device"] == choices.DEVICES
     assert offered["expand_rope"] == choices.ROPES

@@ -39,7 +39,9 @@ def test_top_k_and_top_p():
     assert filter_logits(logits, top_p=0.01).isfinite().sum() == 1
 
 
-@pytest.mark.parametrize("bad", [dict(num_steps=0), dict(schedule="x"), dict(top_p=0.0), dict(temperature=-1)])
+@pytest.mark.parametrize(
+    "bad", [dict(num_steps=0), dict(schedule="x"), dict(top_p=0.0), dict(temperature=-1), dict(prefill="x")]
+)
 def test_bad_params_are_named(bad):
     with pytest.raises(ValueError):
         SamplingParams(**bad)
@@ -63,6 +65,26 @@ def test_known_tokens_stay_and_unknown_are_decoded_once():
         assert torch.equal(steps[-1].grid[b, known_pos], known_tokens[b])
     assert (steps[-1].grid >= 0).all()
     assert [s.step for s in steps] == list(range(len(steps))) and steps[0].num_steps == len(steps)
+
+
+@pytest.mark.parametrize("prefill", ["causal", "bidirectional"])
+def test_an_edits_context_enters_the_model_as_the_prefill_says(prefill):
+    """Causal (the default): every step's logits are the training forward's, with the known tokens first in
+    raster order and the unknown ones after them in the decoding order; bidirectional: not."""
+    model = tiny_arpg()
+    known_pos = torch.arange(0, 64, 2)
+    unknown = torch.arange(1, 64, 2)[torch.randperm(32, generator=torch.Generator().manual_seed(4))]
+    known_tokens = torch.randint(0, 64, (1, 32), generator=torch.Generator().manual_seed(5))
+    params = SamplingParams(num_steps=32, cfg_scale=1.0, temperature=0.0, prefill=prefill)  # one token a step
+    steps = _run(model, [0], params, known_pos=known_pos, known_tokens=known_tokens, orders=unknown)
+    order = torch.cat([known_pos, unknown])[None]
+    with torch.no_grad():
+        full = model(steps[-1].grid, torch.tensor([TINY_ARPG.class_token_id(1)]), order)[:, 32:]  # (1, 32, V)
+    logits = torch.cat([s.logits for s in steps], 1)
+    if prefill == "causal":
+        torch.testing.assert_close(logits, full, atol=1e-4, rtol=1e-4)
+    else:
+        assert (logits - full).abs().max() > 1e-2
 
 
 def test_same_seed_same_result_other_seed_other_order():

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from arpg_core.choices import CFG_SCHEDULES, DEVICES, PRECISIONS, ROPES, SCHEDULES, SIDES
+from arpg_core.choices import CFG_SCHEDULES, DEVICES, PRECISIONS, PREFILLS, ROPES, SCHEDULES, SIDES
 from arpg_core.cli.commands import UserError, command
 from arpg_core.edit.placement import Document, apply
 from arpg_core.edit.requests import GENERATE_STEPS, EditRequest, build_request, default
@@ -39,6 +39,13 @@ def _common(p) -> None:
     )
     p.add_argument("--cfg-schedule", choices=CFG_SCHEDULES, default=default("cfg_schedule"))
     p.add_argument("--schedule", choices=SCHEDULES, default=default("schedule"))
+    p.add_argument(
+        "--prefill",
+        choices=PREFILLS,
+        default=None,
+        help=f"how the known tokens enter the model: causal, as in training, or all at once (default: the model's; "
+        f"{default('prefill')}, the embedded model {model_default('prefill', model='embedded')})",
+    )
     p.add_argument(
         "--temperature",
         type=float,
@@ -176,7 +183,7 @@ def _request(args) -> EditRequest:
     import torch
 
     values = dict(vars(args))
-    for name in ("num_steps", "temperature"):  # not given: the mode's default, under the model's own
+    for name in ("num_steps", "temperature", "prefill"):  # not given: the mode's default, under the model's own
         if values[name] is None:
             values[name] = model_default(name, args.mode, model=args.model)
     if values["seed"] is None:

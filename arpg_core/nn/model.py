@@ -127,6 +127,7 @@ class TwoPassDecoder(nn.Module):
         h_rope: Tensor,
         cache: DecodeCache | None,
         mask: Tensor | None,
+        cross_mask: Tensor | None,
     ) -> Tensor:
         for i, block in enumerate(self.self_dec):
             x = block(x, x_rope, cache.layers[i] if cache else None, mask)
@@ -138,7 +139,7 @@ class TwoPassDecoder(nn.Module):
         if cache is not None:
             k, v = cache.shared.append(k, v)  # (B, H, S, D)
         for block in self.cross_dec:
-            h = block(h, h_rope, k, v, mask)
+            h = block(h, h_rope, k, v, cross_mask)
         return h
 
 
@@ -168,16 +169,24 @@ class ARPG(nn.Module):
             p.device,
         )
 
-    def step(self, cache: DecodeCache, tokens: Tensor, token_rows: Tensor, query_rows: Tensor) -> Tensor:
+    def step(
+        self, cache: DecodeCache, tokens: Tensor, token_rows: Tensor, query_rows: Tensor, causal: bool = False
+    ) -> Tensor:
         """One decoding step: append ``tokens`` (B, T) to the cache, predict at ``query_rows`` (B, M).
 
-        Nothing is masked: new tokens see the whole cache and each other, queries see every cached key
-        (the official inference semantics). Returns logits (B, M, V).
+        New tokens see the whole cache and each other, queries see every cached key (the official inference
+        semantics). ``causal``: each new token sees the cache and only the new tokens before it, as every
+        token does in training; for a prefill of many known tokens (editing). Returns logits (B, M, V).
         """
         rope = cache.rope
+        T = tokens.shape[1]
+        mask = None
+        if causal and T > 1:
+            mask = torch.ones(T, cache.length + T, dtype=torch.bool, device=tokens.device)  # (T, S)
+            mask[:, cache.length :] = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril()
         x = self.embeddings(tokens)  # (B, T, dim)
         h = self._queries(query_rows)  # (B, M, dim)
-        h = self.layers(x, rope[token_rows], h, rope[query_rows], cache, None)
+        h = self.layers(x, rope[token_rows], h, rope[query_rows], cache, mask, None)
         return self.head(self.norm(h))
 
     def forward(self, tokens: Tensor, labels: Tensor, orders: Tensor) -> Tensor:
@@ -196,7 +205,7 @@ class ARPG(nn.Module):
         causal = torch.ones(L, L, dtype=torch.bool, device=tokens.device).tril()  # (L, L)
         x = self.embeddings(x_ids)
         h = self._queries(q_rows)
-        h = self.layers(x, self.rope[x_rows], h, self.rope[q_rows], None, causal)
+        h = self.layers(x, self.rope[x_rows], h, self.rope[q_rows], None, causal, causal)
         return self.head(self.norm(h))
 
     def _queries(self, rows: Tensor) -> Tensor:

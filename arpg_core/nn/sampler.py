@@ -159,7 +159,8 @@ def decode(
         for s, (n, scale) in enumerate(zip(counts, scales)):
             positions = orders[:, start : start + n]  # (B, n)
             query_rows = (positions + 1).repeat(rows // B, 1)  # (rows, n)
-            logits = model.step(cache, inputs, input_rows, query_rows).float()  # (rows, n, V)
+            causal = s == 0 and params.prefill == "causal"  # the first step prefills the class and the known tokens
+            logits = model.step(cache, inputs, input_rows, query_rows, causal).float()  # (rows, n, V)
             cond, uncond = logits[:B], (logits[B:] if with_uncond else None)
             guided = cond if uncond is None else uncond + (cond - uncond) * scale
             tokens = sample_tokens(guided, params, generators)  # (B, n)

@@ -32,7 +32,7 @@ class ModelEntry:
     classes: str  # "imagenet" (assets/imagenet_classes.txt, 1000 names) or "metadata" (stored in the weights)
     # The model's own sampling defaults over SamplingParams' (field, value): what its edits start from in the
     # CLI and in a new app. Empty: the official defaults.
-    sampling: tuple[tuple[str, float], ...] = ()
+    sampling: tuple[tuple[str, float | str], ...] = ()
 
     @property
     def approx_download_bytes(self) -> int:
@@ -66,7 +66,8 @@ REGISTRY: dict[str, ModelEntry] = {
             "embedded-tokenizer",
             128,
             "metadata",
-            sampling=(("temperature", 0.7),),
+            # v3 was tuned with its context prefilled all at once, and fills grass worse causally (docs/prefill.md)
+            sampling=(("temperature", 0.7), ("prefill", "bidirectional")),
         ),
         ModelEntry("embedded-tokenizer", "vq", None, EMBEDDED_VQ_FILE, None, 3_142_886, None, 128, "metadata"),
         ModelEntry("ARPG-L", "arpg", "hp-l33/ARPG", "arpg_300m.pt", None, 319_845_376, "VQ-16", 256, "imagenet"),
@@ -79,7 +80,7 @@ REGISTRY: dict[str, ModelEntry] = {
 }
 
 
-def sampling_defaults(model: str | None) -> dict[str, float]:
+def sampling_defaults(model: str | None) -> dict[str, float | str]:
     """The sampling defaults ``model`` (a catalog name) sets over SamplingParams'; empty for a file or None."""
     entry = REGISTRY.get(model)
     return dict(entry.sampling) if entry else {}

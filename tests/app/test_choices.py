@@ -17,7 +17,7 @@ def combo_items(combo) -> list[str]:
 
 def test_every_schedule_the_panel_offers_is_accepted_by_the_core(window):
     panel = window.panel
-    offered = [(panel.schedule, "schedule"), (panel.cfg_schedule, "cfg_schedule")]
+    offered = [(panel.schedule, "schedule"), (panel.cfg_schedule, "cfg_schedule"), (panel.prefill, "prefill")]
     for combo, field in offered:
         assert combo_items(combo), f"the panel offers no {field}"
         for text in combo_items(combo):
