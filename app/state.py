@@ -417,8 +417,20 @@ class AppState(QObject):
     # --- planning, running, results ----------------------------------------------------------------
 
     def set_engine_info(self, info: EngineInfo | None) -> None:
-        """A new model: a chosen class keeps its name when the new model has it, else the choice is cleared."""
+        """A new model: a chosen class keeps its name when the new model has it, else the choice is cleared; a
+        sampling setting still at the old model's own default moves to the new model's (one the user set stays)."""
         before, self.engine_info = self.engine_info, info
+        if info is not None:
+            old = model_default("sampling", model=before.name if before else default("model"))
+            new = model_default("sampling", model=info.name)
+            now = self.params.sampling
+            follow = {
+                f: getattr(new, f)
+                for f in SAMPLING_FIELDS
+                if getattr(now, f) == getattr(old, f) and getattr(old, f) != getattr(new, f)
+            }
+            if follow:
+                self.set_params(**follow)
         label = self.params.label
         if info and label is not None:
             old_names = before.class_names if before else ()

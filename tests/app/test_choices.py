@@ -84,3 +84,23 @@ def test_the_app_defaults_are_the_cores(window):
     s.set_mode("expand")
     s.set_params(keep_source=True)
     assert window.controller.request().expand_lock == default("expand_lock") > 0
+
+
+def test_a_sampling_default_follows_the_model_unless_the_user_set_it(qtbot):
+    """The embedded model keeps its context bidirectional and samples at 0.7 (its own defaults); switching to an
+    official model moves a setting still at those to the core's, and leaves one the user chose."""
+    from app.state import AppState, EngineInfo
+
+    s = AppState()
+
+    def info(name):
+        return EngineInfo(name, "cpu", (), 256, 16)
+
+    s.set_engine_info(info("embedded"))
+    assert s.params.sampling.prefill == model_default("prefill", model="embedded") == "bidirectional"
+    s.set_params(temperature=0.9)
+    s.set_engine_info(info("ARPG-L"))
+    assert s.params.sampling.prefill == SamplingParams().prefill == "causal"
+    assert s.params.sampling.temperature == 0.9  # the user's
+    s.set_engine_info(info("embedded"))
+    assert s.params.sampling.prefill == "bidirectional" and s.params.sampling.temperature == 0.9
