@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,6 +13,7 @@ from arpg_core.edit.edits import (
     expand_plan,
     expand_windows,
     feather_alpha,
+    inpaint_regions,
     inpaint_windows,
     lock_low_band,
     match_known_colour,
@@ -20,6 +22,7 @@ from arpg_core.edit.edits import (
     plan_from_mask,
     region_tiles,
     seam_first_order,
+    tile_scale,
     tile_starts,
     token_mask,
 )
@@ -286,3 +289,29 @@ def test_region_tiles_cover_the_region_most_known_first():
         shares.append(region[w.slices()].mean())
     assert covered[region].all()  # every pixel of the region is in some tile
     assert shares == sorted(shares) and all(s > 0 for s in shares)  # tiles without any of it are left out
+
+
+def _stroke(h, w, thickness):
+    m = np.zeros((h, w), np.uint8)
+    cv2.line(m, (4, 8), (w - 5, h - 9), 1, thickness)
+    return m.astype(bool)
+
+
+def test_a_thick_stroke_is_tiled_at_the_scale_where_it_is_thin():
+    """Native 16 px windows of 2 px tokens. A 24 px stroke corner to corner of a 128 px image: one window would
+    downscale it 8x; every pixel is within 12 px of a known one, two tokens at scale 4/12, so tiles at 1/3."""
+    mask = _stroke(128, 128, 24)
+    labels, [(win, label)] = inpaint_regions(mask, 16)
+    region = labels == label
+    scale = tile_scale(region, win, 2, 2, 2.0)
+    radius = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 5).max()
+    assert win.scale == 0.125 and scale == pytest.approx(2 * 2 / radius) and 0.25 <= scale < 1
+    tiles = region_tiles(region, 16, scale)
+    assert all(t.work_size == (16, 16) and t.scale == pytest.approx(16 / t.width) for t in tiles)
+    assert all(abs(t.scale - scale) < 0.05 for t in tiles)  # canvas px are whole: about the asked scale
+    covered = np.zeros_like(region)
+    for t in tiles:
+        covered[t.slices()] = True
+    assert covered[region].all()
+    assert tile_scale(region, win, 2, 2, 4.0) == 0  # at 4x the window's scale or more only: one window
+    assert tile_scale(_mask(128, 128, (20, 20, 108, 108)), win, 2, 2, 2.0) == 0  # a blob: one window

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -99,6 +100,20 @@ def test_a_thin_stroke_across_the_image_is_tiled_at_full_resolution(engine):
     compact = np.zeros((48, 96), bool)
     compact[8:40, 20:60] = True  # a block: downscaled into one window as before
     assert [w.scale < 1 for w in run(engine, req.replace(mask=compact))[1].windows] == [True]
+
+
+def test_a_thick_stroke_is_tiled_at_an_intermediate_scale(engine):
+    """A stroke too thick for native tiles but far thinner than its box: tiles downscaled about 3x, not one
+    window downscaled 8x; the pixels past the feather stay the source's."""
+    img = photo(128, 128, seed=2)
+    mask = np.zeros((128, 128), np.uint8)
+    cv2.line(mask, (4, 8), (123, 119), 1, 24)
+    mask = mask.astype(bool)
+    result = run(engine, build_request("inpaint", image=img, mask=mask, num_steps=3, feather=2, seed=1))[1]
+    out = result.images[0]
+    assert len(result.windows) > 2 and all(0.25 <= w.scale < 0.5 for w in result.windows)
+    assert np.array_equal(out[feather_alpha(mask, 2) == 0], img[feather_alpha(mask, 2) == 0])
+    assert (out[mask] != img[mask]).any()
 
 
 def test_same_request_same_pixels_other_seed_other_pixels(engine):

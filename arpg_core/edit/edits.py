@@ -192,19 +192,22 @@ def inpaint_regions(mask: np.ndarray, native: int, context: float = 1.25) -> tup
     return labels, out
 
 
-def region_tiles(region: np.ndarray, native: int) -> list[Window]:
-    """Native windows (scale 1) over a mask region and a quarter window of context around it, overlapping by
-    half, those that hold some of the region only; the ones with the most known pixels first."""
+def region_tiles(region: np.ndarray, native: int, scale: float = 1.0) -> list[Window]:
+    """Tiles over a mask region and a quarter tile of context around it, overlapping by half, those that hold
+    some of the region only; the ones with the most known pixels first. A tile is a native window (scale 1) or,
+    with ``scale`` < 1, a square of about native / scale canvas px downscaled to the native size."""
     H, W = region.shape
     ys, xs = np.nonzero(region)
-    c = native // 4
+    side = max(native, int(native / scale))  # canvas px; the work size is native exactly
+    c = side // 4
     y0, y1 = max(0, int(ys.min()) - c), min(H, int(ys.max()) + 1 + c)
     x0, x1 = max(0, int(xs.min()) - c), min(W, int(xs.max()) + 1 + c)
-    th, tw = min(native, y1 - y0), min(native, x1 - x0)
+    th, tw = min(side, y1 - y0), min(side, x1 - x0)
+    s = min(1.0, native / max(th, tw))
     tiles = []
-    for y in tile_starts(y1 - y0, th, native // 2):
-        for x in tile_starts(x1 - x0, tw, native // 2):
-            win = Window(x0 + x, y0 + y, x0 + x + tw, y0 + y + th)
+    for y in tile_starts(y1 - y0, th, side // 2):
+        for x in tile_starts(x1 - x0, tw, side // 2):
+            win = Window(x0 + x, y0 + y, x0 + x + tw, y0 + y + th, s)
             share = float(region[win.slices()].mean())
             if share > 0:
                 tiles.append((share, win.y0, win.x0, win))
@@ -216,23 +219,29 @@ def work_tokens(unknown_px: np.ndarray, win: Window, patch: int, dilate: int = 0
     return token_mask(resize_mask(unknown_px, win.work_size), patch, dilate)
 
 
-def tile_region(region: np.ndarray, win: Window, patch: int, radius_tokens: float, factor: float) -> bool:
-    """Whether a region too large for one native window (``win``, downscaled) is better filled by native tiles.
+def tile_scale(region: np.ndarray, win: Window, patch: int, radius_tokens: float, factor: float) -> float:
+    """The scale of the tiles that should fill a region too large for one native window (``win``, downscaled),
+    or 0 for that one window.
 
     Downscaling keeps a whole region in one view, which a large blob needs; but a thin region loses its
     resolution for nothing: every pixel of it has known pixels a token or two away, which a native tile holds
-    at full resolution. Tiles, then, for a region no more than ``radius_tokens`` tokens from the known pixels
-    anywhere, or when downscaling would regenerate more than ``factor`` times the canvas area the tiles would
-    (a long stroke across a large photo: a blur band many tokens wide)."""
+    at full resolution. Native tiles (1), then, for a region no more than ``radius_tokens`` tokens from the known
+    pixels anywhere, or when downscaling would regenerate more than ``factor`` times the canvas area the tiles
+    would (a long stroke across a large photo: a blur band many tokens wide). A thicker region is that thin at a
+    smaller scale: tiles at that scale when it is at least ``factor`` times the window's (a 150 px stroke
+    across a 4000 px photo: tiles downscaled about 2.3x, not one window downscaled 25x)."""
     ry, rx = np.nonzero(region)
     box = np.pad(region[ry.min() : ry.max() + 1, rx.min() : rx.max() + 1], 1)  # (h + 2, w + 2), known around
     radius = float(cv2.distanceTransform(box.astype(np.uint8), cv2.DIST_L2, 5).max())  # px to the nearest known
     if radius <= radius_tokens * patch:
-        return True
+        return 1.0
     ys, xs = win.slices()
     downscaled = int(work_tokens(region[ys, xs], win, patch).sum()) * (patch / win.scale) ** 2
     native = int(token_mask(box[1:-1, 1:-1], patch).sum()) * patch**2
-    return downscaled > factor * native
+    if downscaled > factor * native:
+        return 1.0
+    thin = radius_tokens * patch / radius  # the largest scale at which the region is that thin
+    return thin if thin >= factor * win.scale else 0.0
 
 
 def inpaint_windows(mask: np.ndarray, native: int) -> list[Window]:

@@ -43,7 +43,7 @@ from arpg_core.edit.edits import (
     plan_from_mask,
     region_tiles,
     resize_mask,
-    tile_region,
+    tile_scale,
     token_mask,
     work_tokens,
 )
@@ -67,7 +67,8 @@ TIMINGS = ("encode", "sample", "decode", "composite", "preview")
 OUTPAINT_EDGE_TOKENS = 2
 # Inpaint: a region too large for one native window is tiled at full resolution when it is thin (no pixel more
 # than this many tokens from a known one) or when downscaling it would regenerate more than this many times the
-# canvas area that the tiles would (edits.tile_region).
+# canvas area that the tiles would; a thicker one by tiles at the scale where it is that thin, when that is this
+# many times the one window's (edits.tile_scale).
 TILE_RADIUS_TOKENS = 2
 TILE_FACTOR = 2.0
 
@@ -293,8 +294,9 @@ class InpaintPlan(_CanvasPlan):
         for win, label in regions:
             ys, xs = win.slices()
             region = labels == label
-            if win.scale < 1 and tile_region(region, win, codec.patch, TILE_RADIUS_TOKENS, TILE_FACTOR):
-                jobs += _tiled_jobs(region, r, codec)
+            scale = tile_scale(region, win, codec.patch, TILE_RADIUS_TOKENS, TILE_FACTOR) if win.scale < 1 else 0
+            if scale:
+                jobs += _tiled_jobs(region, r, codec, scale)
                 continue
             alpha = feather_alpha(region, r.feather)[ys, xs]
             jobs.append(_Job(win, alpha, region[ys, xs], work_tokens(region[ys, xs], win, codec.patch, r.dilate)))
@@ -448,12 +450,13 @@ def _num_steps(n_unknown: int, params: SamplingParams) -> int:
     return len(step_counts(n_unknown, params.num_steps, params.schedule)) if n_unknown else 0
 
 
-def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec) -> list[_Job]:
-    """A region covered by native tiles (``edits.region_tiles``), which share it as outpaint windows share new
-    pixels (``edits.outpaint_jobs``); each also feathers into the known pixels next to its own."""
-    edge = OUTPAINT_EDGE_TOKENS * codec.patch
+def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec, scale: float) -> list[_Job]:
+    """A region covered by tiles at ``scale`` (``edits.region_tiles``), which share it as outpaint windows share
+    new pixels (``edits.outpaint_jobs``); each also feathers into the known pixels next to its own."""
+    tiles = region_tiles(region, codec.native, scale)
+    edge = round(OUTPAINT_EDGE_TOKENS * codec.patch / tiles[0].scale)  # canvas px: two of the tiles' tokens
     jobs = []
-    for tile, write, unknown in outpaint_jobs(~region, region_tiles(region, codec.native), edge, edge):
+    for tile, write, unknown in outpaint_jobs(~region, tiles, edge, edge):
         band = feather_alpha(write == 1, r.feather) * ~region[tile.slices()]
         write = np.maximum(write, band).astype(np.float32)
         tokens = work_tokens(unknown, tile, codec.patch, r.dilate)
