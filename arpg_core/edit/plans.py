@@ -16,7 +16,6 @@ large, with a rotary table for that grid.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from contextlib import contextmanager
@@ -58,6 +57,7 @@ from arpg_core.edit.requests import (
 )
 from arpg_core.nn.local_decode import PasteDecoder
 from arpg_core.nn.model import rope_table
+from arpg_core.nn.precision import bf16_autocast
 from arpg_core.nn.sampler import StepResult, step_counts
 from arpg_core.nn.tokenizer import VQModel
 
@@ -99,9 +99,7 @@ class Codec:
         self.bf16_decode = bf16_decode
 
     def _decoding(self):
-        if self.bf16_decode:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return bf16_autocast(self.device, self.bf16_decode)
 
     @property
     def patch(self) -> int:

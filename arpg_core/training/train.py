@@ -16,7 +16,6 @@ the arithmetic differs.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -30,6 +29,7 @@ from arpg_core.files.atomic import atomic_write
 from arpg_core.files.checkpoints import save_safetensors
 from arpg_core.nn.config import ARPGConfig, VQConfig
 from arpg_core.nn.model import ARPG
+from arpg_core.nn.precision import bf16_autocast
 from arpg_core.nn.tokenizer import VQModel
 from arpg_core.progress import ProgressBar
 from arpg_core.training.crops import CropStream
@@ -282,7 +282,7 @@ def train_vq(
         images = saturation_jitter(images, tc.saturation_jitter, gen)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.lr * 0.1)
-        with autocast(dev, bf16):
+        with bf16_autocast(dev, bf16):
             loss, parts, codes = vq_loss(model, images, tc, head)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -291,7 +291,7 @@ def train_vq(
         used[codes.flatten().cpu()] = True
         step += 1
         if tc.reseed_every and not tc.decoder_only and step % tc.reseed_every == 0 and step < tc.steps * 0.8:
-            with torch.no_grad(), autocast(dev, bf16):
+            with torch.no_grad(), bf16_autocast(dev, bf16):
                 latents = model.encode_latent(images)
             parts["reseeded"] = reseed_dead_codes(model, latents, used, gen)
             used.zero_()
@@ -410,7 +410,7 @@ def train_arpg(
         lr = lr_at(step, tc.steps, tc.lr, tc.warmup, tc.min_lr)
         for group in opt.param_groups:
             group["lr"] = lr
-        with autocast(dev, bf16):
+        with bf16_autocast(dev, bf16):
             loss = arpg_loss(model, codes[idx], labels[idx], gen, tc.class_dropout)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -452,11 +452,6 @@ def unigram_entropy_bits(codes: torch.Tensor, vocab: int) -> float:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def autocast(device: torch.device, bf16: bool):
-    """bf16 autocast on ``device`` when asked (a GPU run), else nothing: the CPU recipe is fp32."""
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def _init_arpg(model: ARPG) -> None:
