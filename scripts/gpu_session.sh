@@ -24,7 +24,7 @@ wait
 tail -n 3 /tmp/pytest.txt
 for size in "${sizes[@]}"; do
     echo "== $size"
-    grep -v '^\s*$' "$out/$size/stdout.txt" | grep -v '\[#' | head -n 12
+    grep -v '^\s*$' "$out/$size/stdout.txt" | grep -v 'step/s\|crop/s' | head -n 12
     if [ -f "$out/$size/embedded-arpg.safetensors" ]; then  # the tree here is a copy: assets/ may change
         cp "$out/$size"/embedded-*.safetensors assets/
         python3 -m pytest -q -p no:cacheprovider tests/test_quality.py -k tokenizer 2>&1 | tail -n 6

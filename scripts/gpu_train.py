@@ -5,8 +5,8 @@ Here, first (the device tool carries at most 64 MiB):
     .venv/bin/python scripts/pack_training_data.py data/photos-r2 gpu-data
 
 Then one device call (``carry: ["gpu-data"]``; the machine's python3 has torch, numpy, pillow, opencv and
-safetensors): ``bash scripts/gpu_session.sh $OUT 6.5``, which runs the CUDA test and this script once per tokenizer
-size, side by side (the stages are bound by the CPU's crop cutting and by kernel launches, not by the GPU).
+safetensors): ``bash scripts/gpu_session.sh $OUT 7.5 [SIZE ...]``, which runs the CUDA test, this script once per
+tokenizer size (ch48 by default; side by side when more), and the quality tests' tokenizer checks on each pair.
 
 Back here, with the files from $OUT (fp16, as ``scripts/ship_embedded.py`` stores them): evaluate them with
 ``benchmarks/eval_embedded.py``, ``tokenizer_colour.py``, ``eval_fill.py`` and ``tests/test_quality.py`` against the
