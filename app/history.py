@@ -75,7 +75,8 @@ class HistoryEntry:
             f"seed {self.seed} (variant {self.index + 1} of {r.variants} from seed {r.seed}), class {self.class_name}, "
             f"{sp.num_steps} steps ({sp.schedule}), "
             f"CFG {sp.cfg_scale:g} ({sp.cfg_schedule}), temperature {sp.temperature:g}",
-            f"top-k {sp.top_k or 'all'}, top-p {sp.top_p:g}, {sp.prefill} context",
+            f"top-k {sp.top_k or 'all'}, top-p {sp.top_p:g}"
+            + (f", {sp.prefill} context" if self.mode != "generate" else ""),
         ]
         if self.mode == "inpaint":
             lines.append(f"edge feather {r.feather} px" + (", next to known pixels first" if r.seam_first else ""))

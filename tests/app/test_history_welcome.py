@@ -96,6 +96,7 @@ def test_history_lists_applied_edits_reselects_one_and_again_replays_it_exactly(
     name = s.engine_info.class_names[1]
     assert panel.list.item(0).text() == f"1. Fill · seed 41 · class {name} · 5 steps · CFG 2.5"
     assert "seed 41" in panel.details.text() and "edge feather" in panel.details.text()
+    assert f"{s.params.sampling.prefill} context" in panel.details.text()  # how the kept pixels entered the model
 
     s.set_mode("expand")  # the user moves on: other settings, another mask
     s.set_params(num_steps=9, seed=3, random_seed=True, cfg_scale=7.0, label=None, variants=3)
