@@ -116,6 +116,28 @@ def test_a_thick_stroke_is_tiled_at_an_intermediate_scale(engine):
     assert (out[mask] != img[mask]).any()
 
 
+@pytest.mark.parametrize("feather", [4, 12, 16])
+def test_a_tiled_regions_tiles_together_feather_it_whole(feather):
+    """Native 64 px tiles of 4 px tokens over a 3 px line: every known pixel gets at least the feather's weight
+    of the generated ones, also where tiles meet, for feathers up to a quarter tile (16 px)."""
+    from types import SimpleNamespace
+
+    from arpg_core.edit.plans import _tiled_jobs
+
+    codec = SimpleNamespace(native=64, patch=4, side=16)
+    line = np.zeros((200, 400), np.uint8)
+    cv2.line(line, (10, 20), (390, 180), 1, 3)
+    region = line.astype(bool)
+    request = build_request("inpaint", image=np.zeros((200, 400, 3), np.uint8), mask=region, feather=feather)
+    kept = np.ones(region.shape)  # the share of each pixel that stays the source's after every tile
+    jobs = _tiled_jobs(region, request, codec, 1.0)
+    for job in jobs:
+        kept[job.window.slices()] *= 1 - job.write
+    assert len(jobs) > 4
+    assert (1 - kept >= feather_alpha(region, feather) - 1e-6).all()
+    assert (kept[feather_alpha(region, feather) == 0] == 1).all()  # and nothing past it
+
+
 def test_same_request_same_pixels_other_seed_other_pixels(engine):
     img = photo(32, 32)
     mask = np.zeros((32, 32), bool)

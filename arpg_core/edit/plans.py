@@ -453,8 +453,11 @@ def _tiled_jobs(region: np.ndarray, r: InpaintRequest, codec: Codec, scale: floa
     new pixels (``edits.outpaint_jobs``); each also feathers into the known pixels next to its own."""
     tiles = region_tiles(region, codec.native, scale)
     edge = round(OUTPAINT_EDGE_TOKENS * codec.patch / tiles[0].scale)  # canvas px: two of the tiles' tokens
+    # a tile owns pixels this far from its inner sides, so the feather around them stays inside it (a quarter
+    # tile at most: the tiles overlap by half, so every pixel is still that far inside one of them)
+    margin = max(edge, min(r.feather + 1, min(tiles[0].width, tiles[0].height) // 4))
     jobs = []
-    for tile, write, unknown in outpaint_jobs(~region, tiles, edge, edge):
+    for tile, write, unknown in outpaint_jobs(~region, tiles, margin, edge):
         band = feather_alpha(write == 1, r.feather) * ~region[tile.slices()]
         write = np.maximum(write, band).astype(np.float32)
         tokens = work_tokens(unknown, tile, codec.patch, r.dilate)
