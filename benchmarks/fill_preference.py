@@ -23,19 +23,22 @@ import numpy as np
 from eval_fill import box_masks, heldout_crops, load_pair, telea
 from PIL import Image
 
+from arpg_core.choices import PREFILLS
 from arpg_core.edit.requests import build_request
 from arpg_core.weights.catalog import sampling_defaults
 
 ROWS = 6
 
 
-def sheets(data: str, out: str, n: int, arpg_file: str, tokenizer: str, versus: str = "telea") -> None:
+def sheets(
+    data: str, out: str, n: int, arpg_file: str, tokenizer: str, versus: str = "telea", prefill: str | None = None
+) -> None:
     engine = load_pair(arpg_file, tokenizer)
     size = engine.native
     total = max(n, 64)  # eval_fill's crops and boxes: the first n of its default 64
     _, crops = heldout_crops(data, size, total)
     masks = box_masks(total, size, seed=7)
-    sampling = sampling_defaults("embedded")  # as users get it
+    sampling = {**sampling_defaults("embedded"), **({"prefill": prefill} if prefill else {})}  # as users get it
     rng = np.random.default_rng(99)
     key, rows = [], []
     for i in range(n):
@@ -85,12 +88,15 @@ def main() -> None:
     ap.add_argument("--arpg", default="assets/embedded-arpg.safetensors")
     ap.add_argument("--tokenizer", default="assets/embedded-tokenizer.safetensors")
     ap.add_argument("--versus", choices=("telea", "raw"), default="telea", help="the other side of each row")
+    ap.add_argument(
+        "--prefill", choices=PREFILLS, default=None, help="the fills' prefill (default: the embedded model's)"
+    )
     ap.add_argument("--score", nargs=2, metavar=("KEY", "PICKS"), help="unblind the picks against the key")
     args = ap.parse_args()
     if args.score:
         score(*args.score)
     elif args.data and args.out:
-        sheets(args.data, args.out, args.n, args.arpg, args.tokenizer, args.versus)
+        sheets(args.data, args.out, args.n, args.arpg, args.tokenizer, args.versus, args.prefill)
     else:
         ap.error("give DATA and OUT, or --score KEY PICKS")
 
