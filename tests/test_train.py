@@ -248,3 +248,35 @@ def test_train_tokenizer_bad_flags_get_one_line(photos, tmp_path, capsys, flags,
     err = capsys.readouterr().err
     assert code != 0 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_gpu_training_script_rehearses_on_the_cpu(photos, tmp_path):
+    """scripts/gpu_train.py is the plan for the scarce GPU sessions: on the CPU, with small batches and half a
+    minute, it still runs every stage and leaves a pair the engine loads and edits with."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from arpg_core.edit.requests import build_request
+    from arpg_core.weights.registry import load_engine
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "out"
+    args = ["--device", "cpu", "--minutes", "0.5", "--crops", "64", "--probe", "2", "--batch-div", "16"]
+    args += ["--workers", "1", "--threads", "1", "--runs", str(tmp_path / "runs")]
+    run = subprocess.run(
+        [sys.executable, str(root / "scripts" / "gpu_train.py"), str(photos), str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads((out / "log.jsonl").read_text().splitlines()[-1])["summary"]
+    assert list(summary["stages"]) == ["tokenizer", "decoder-1", "decoder-2", "arpg"]  # the v3 decoder stages
+    assert all(stage["steps"] >= 2 for stage in summary["stages"].values())
+    engine = load_engine(str(out / "embedded-arpg.safetensors"), str(out / "embedded-tokenizer.safetensors"))
+    image = np.full((64, 64, 3), 120, np.uint8)
+    mask = np.zeros((64, 64), bool)
+    mask[16:40, 16:40] = True
+    result = engine.edit(build_request("inpaint", image=image, mask=mask, num_steps=2, seed=0))
+    assert result.images[0].shape == (64, 64, 3)
