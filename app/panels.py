@@ -29,28 +29,10 @@ from arpg_core.choices import CFG_SCHEDULES, MODES, PREFILLS, SCHEDULES
 from arpg_core.edit.requests import default
 from arpg_core.validate import MAX_VARIANTS
 
+from .panel_values import ASPECTS, SCALE_PRESETS, extend_for_aspect, extend_for_scale, time_left
 from .state import MODE_TITLES, MODE_VERBS, AppState
 
 NONE_CLASS = "none"
-SCALE_PRESETS = (1.25, 1.5, 2.0)
-ASPECTS = (("1:1", 1, 1), ("4:3", 4, 3), ("3:2", 3, 2), ("16:9", 16, 9), ("9:16", 9, 16), ("3:4", 3, 4))
-
-
-def extend_for_scale(size: tuple[int, int], factor: float) -> tuple[int, int, int, int]:
-    """Equal extension on all sides so the canvas becomes ``factor`` times as large."""
-    W, H = size
-    dw, dh = round(W * factor) - W, round(H * factor) - H
-    return dw // 2, dh // 2, dw - dw // 2, dh - dh // 2
-
-
-def extend_for_aspect(size: tuple[int, int], aw: int, ah: int) -> tuple[int, int, int, int]:
-    """The smallest symmetric extension that reaches the aspect ratio aw:ah."""
-    W, H = size
-    if W * ah < H * aw:
-        dw = round(H * aw / ah) - W
-        return dw // 2, 0, dw - dw // 2, 0
-    dh = round(W * ah / aw) - H
-    return 0, dh // 2, 0, dh - dh // 2
 
 
 def _spin(lo, hi, value, step=1, decimals=None, tip="") -> QSpinBox | QDoubleSpinBox:
@@ -506,12 +488,3 @@ class SidePanel(QWidget):
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-
-
-def time_left(eta: float) -> str:
-    if eta < 1:
-        return "under a second left"
-    if eta < 59.5:
-        return f"about {eta:.0f} s left"
-    minutes, seconds = divmod(round(eta), 60)
-    return f"about {minutes} min {seconds:02d} s left"

@@ -312,7 +312,7 @@ def test_variant_keys_and_compare(window, qtbot, photo):
 
 
 def test_time_left_reads_naturally():
-    from app.panels import time_left
+    from app.panel_values import time_left
 
     assert [time_left(t) for t in (0.2, 1.4, 42, 59.6, 61, 754)] == [
         "under a second left",
