@@ -1,7 +1,7 @@
 """An ARPG-L int8 edit, part by part: a 64x64 px mask in one 256 px window, with random weights.
 
     python benchmarks/bench_edit_l.py [--precision int8] [--steps 64] [--repeats 3] [--threads auto]
-                                      [--mask 64] [--variants 1] [--preview] [--prefill causal]
+                                      [--mask 64] [--variants 1] [--preview] [--prefill P]
 
 ARPG-L and VQ-16 at the official sizes (every ARPG matrix N(0, 0.02), VQ-16 with PyTorch's default
 initialisation; no download), built in this process and quantized as ``--precision`` says, then an inpaint
@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--preview", action="store_true", help="with live previews every step")
     ap.add_argument("--fp32-decode", action="store_true", help="decode in fp32 even where the mode would use bf16")
     ap.add_argument("--max-load", type=float, default=0.1)
-    ap.add_argument("--prefill", default="causal", choices=PREFILLS, help="the known tokens' prefill")
+    ap.add_argument("--prefill", choices=PREFILLS, help="the known tokens' prefill (default: the core's)")
     args = ap.parse_args()
 
     import numpy as np
@@ -80,7 +80,7 @@ def main() -> None:
         preview=args.preview,
         preview_interval=0.0,
         model="ARPG-L",
-        prefill=args.prefill,
+        **({"prefill": args.prefill} if args.prefill else {}),
     )
 
     def edit() -> dict:

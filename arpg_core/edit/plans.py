@@ -190,9 +190,8 @@ class _CanvasPlan(ModePlan):
     def __init__(self, request, codec, canvas: np.ndarray, jobs: list[_Job], windows: list[Window], placement):
         super().__init__(request, codec)
         self.canvas, self._jobs, self.windows, self.placement = canvas, jobs, windows, placement
-        self.colour_match = getattr(
-            request, "colour_match", 0.0
-        )  # px; inpaint's and outpaint's (edits next to known pixels)
+        # px: inpaint's and outpaint's (the edits next to known pixels); the other modes have none
+        self.colour_match = getattr(request, "colour_match", 0.0)
         self.jobs = [j.window for j in jobs]
         self.counts = [_num_steps(int(j.unknown_tokens.sum()), self.sampling(i)) for i, j in enumerate(jobs)]
         self._pad_hw = (0, 0)
@@ -290,12 +289,12 @@ class InpaintPlan(_CanvasPlan):
         labels, regions = inpaint_regions(mask, codec.native)
         jobs = []
         for win, label in regions:
-            ys, xs = win.slices()
             region = labels == label
             scale = tile_scale(region, win, codec.patch, TILE_RADIUS_TOKENS, TILE_FACTOR) if win.scale < 1 else 0
             if scale:
                 jobs += _tiled_jobs(region, r, codec, scale)
                 continue
+            ys, xs = win.slices()
             alpha = feather_alpha(region, r.feather)[ys, xs]
             jobs.append(_Job(win, alpha, region[ys, xs], work_tokens(region[ys, xs], win, codec.patch, r.dilate)))
         H, W = r.image.shape[:2]
