@@ -18,9 +18,10 @@ import torch
 
 from arpg_core import threads
 from arpg_core.choices import PRECISIONS
+from arpg_core.edit.codec import Codec
 from arpg_core.edit.edits import DecodePlan, seam_first_order
 from arpg_core.edit.placement import EditResult
-from arpg_core.edit.plans import Codec, ModePlan, Stats, plan_for
+from arpg_core.edit.plans import ModePlan, Stats, plan_for
 from arpg_core.edit.requests import EditRequest
 from arpg_core.nn.model import ARPG
 from arpg_core.nn.quant import quantize_int8
