@@ -22,6 +22,7 @@ from arpg_core.edit.codec import Codec
 from arpg_core.edit.edits import DecodePlan, seam_first_order
 from arpg_core.edit.placement import EditResult
 from arpg_core.edit.plans import ModePlan, Stats, plan_for
+from arpg_core.edit.ranking import best_first
 from arpg_core.edit.requests import EditRequest
 from arpg_core.nn.model import ARPG
 from arpg_core.nn.quant import quantize_int8
@@ -164,10 +165,10 @@ class Engine:
         plan = job if isinstance(job, ModePlan) else self.plan(job)
         r = plan.request
         choice = self.use_threads()
-        run = _Run(plan, r.variants)
+        run = _Run(plan, r.samples)
         generators = [torch.Generator().manual_seed(s) for s in r.seeds()]
         rope = plan.rope(self.arpg.cfg)
-        plan.begin(r.variants)
+        plan.begin(r.samples)
         for i in range(len(plan.jobs)):
             decode_plan = plan.encode(i, run.stats)
             run.begin_window()
@@ -179,9 +180,15 @@ class Engine:
                 yield run.progress(i, preview)
             plan.end_window(i, step, decode_plan, run.stats)
         images = plan.finish(run.stats)
+        seeds, orders, extra = r.seeds(), run.orders, {**plan.extra, **choice.record()}
+        with run.stats.timed("rank"):
+            scores = plan.fit(images)
+        if scores is not None:  # best first; only the variants asked for are kept
+            keep = best_first(scores)[: r.variants]
+            images, seeds, orders = [images[i] for i in keep], [seeds[i] for i in keep], [orders[i] for i in keep]
+            extra["fit"] = [round(scores[i], 3) for i in keep]
         timings = dict(run.stats.timings, total=time.perf_counter() - run.t_start)
-        extra = {**plan.extra, **choice.record()}
-        return EditResult(images, plan.placement, r.seeds(), run.orders, list(plan.jobs), timings, r, extra)
+        return EditResult(images, plan.placement, seeds, orders, list(plan.jobs), timings, r, extra)
 
     def use_threads(self) -> threads.ThreadChoice:
         """Decide the CPU threads for the next edit and set them in the calling thread (the worker's)."""
@@ -198,7 +205,7 @@ class Engine:
             orders = draw_orders(plan.unknown_pos, generators)
         steps = decode(
             self.arpg,
-            [r.label] * r.variants,
+            [r.label] * r.samples,
             generators,
             sampling,
             num_positions=plan.num_positions,

@@ -48,6 +48,7 @@ from arpg_core.edit.edits import (
     work_tokens,
 )
 from arpg_core.edit.placement import EditResult, Placement
+from arpg_core.edit.ranking import context_scores
 from arpg_core.edit.requests import (
     EditRequest,
     ExpandRequest,
@@ -60,7 +61,7 @@ from arpg_core.nn.local_decode import PasteDecoder
 from arpg_core.nn.model import rope_table
 from arpg_core.nn.sampler import StepResult, step_counts
 
-TIMINGS = ("encode", "sample", "decode", "composite", "preview")
+TIMINGS = ("encode", "sample", "decode", "composite", "preview", "rank")
 # Outpaint: tokens along a window's inner sides that it leaves to its neighbours, and over which it blends
 # into what they generated (edits.outpaint_jobs).
 OUTPAINT_EDGE_TOKENS = 2
@@ -126,6 +127,10 @@ class ModePlan:
     def finish(self, stats: Stats) -> list[np.ndarray]:
         raise NotImplementedError
 
+    def fit(self, images: list[np.ndarray]) -> list[float] | None:
+        """How well each variant fits what was known (lower is better), to keep the best; None: no ranking."""
+        return None
+
 
 @dataclass
 class _Job:
@@ -170,7 +175,10 @@ class _CanvasPlan(ModePlan):
                 work = fill_unknown(work, unknown_work)
                 hp, wp = -(-wh // p) * p, -(-ww // p) * p
                 batch.append(np.pad(work, ((0, hp - wh), (0, wp - ww), (0, 0)), mode="edge"))
-            tokens = codec.encode(np.stack(batch))
+            if all(np.array_equal(batch[0], b) for b in batch[1:]):  # nothing decoded here yet: one encode for all
+                tokens = codec.encode(batch[0][None]).expand(len(batch), -1, -1)
+            else:
+                tokens = codec.encode(np.stack(batch))
         self._pad_hw = (wh, ww)
         plan = plan_from_mask(tokens, job.unknown_tokens, codec.side)
         self._paste = PasteDecoder.for_window(codec.vq, plan.grid_hw, job.write, (wh, ww), self.request.preview)
@@ -222,6 +230,17 @@ class _CanvasPlan(ModePlan):
 
     def finish(self, stats: Stats) -> list[np.ndarray]:
         return self.canvases
+
+    def fit(self, images: list[np.ndarray]) -> list[float] | None:
+        """Each variant's new pixels against a classical fill of them, in their low band (half the coarsest
+        token), when there are more candidates than variants; generate (nothing known) never ranks."""
+        if self.request.samples <= self.request.variants or self.placement.source is None:
+            return None
+        edited = np.zeros(self.canvas.shape[:2], bool)
+        for j in self._jobs:
+            edited[j.window.slices()] |= j.write > 0
+        sigma = max(self.codec.patch / j.window.scale for j in self._jobs) / 2
+        return context_scores(images, self.canvas, edited, sigma)
 
     def sampling(self, i: int) -> SamplingParams:
         steps = self._jobs[i].steps

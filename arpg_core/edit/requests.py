@@ -52,8 +52,14 @@ class EditRequest:
     preview: bool = False  # yield decoded partial images (costs one tokenizer decode per preview)
     preview_interval: float = 0.5  # s between previews
 
+    @property
+    def samples(self) -> int:
+        """How many variants are decoded; a fill decodes ``candidates`` and keeps the best ``variants``."""
+        return self.variants
+
     def seeds(self) -> list[int]:
-        return [(self.seed + i) % 2**63 for i in range(self.variants)]
+        """The seed of every variant decoded, in the order they are sampled (a ranked result reorders them)."""
+        return [(self.seed + i) % 2**63 for i in range(self.samples)]
 
     def replace(self, **changes) -> EditRequest:
         """A copy with ``changes``; ``SamplingParams`` fields (``num_steps``, ...) change the sampling."""
@@ -121,10 +127,19 @@ class _FillRequest(_SourceRequest):
     # Gaussian of this size (``edits.match_known_colour``; 0 = off). 8 was the best of 4-32 px on training
     # crops (docs/colour-match.md).
     colour_match: float = 8.0
+    # Variants to sample: when more than ``variants``, the ``variants`` whose colours best fit their surroundings
+    # are kept, best first (``arpg_core.edit.ranking``); otherwise the variants as sampled. A model may set its
+    # own (the embedded one samples 6: its fills' colour error drops by a fifth, docs/ranking.md).
+    candidates: int = 1
+
+    @property
+    def samples(self) -> int:
+        return max(self.variants, self.candidates)
 
     def check_options(self) -> None:
         super().check_options()
         check_real("colour_match", self.colour_match, 0.0, MAX_COLOUR_MATCH, " px (0 = off)")
+        check_int("candidates", self.candidates, 1, MAX_VARIANTS)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
