@@ -236,9 +236,9 @@ class _CanvasPlan(ModePlan):
         token), when there are more candidates than variants; generate (nothing known) never ranks."""
         if self.request.samples <= self.request.variants or self.placement.source is None:
             return None
-        edited = np.zeros(self.canvas.shape[:2], bool)
+        edited = np.zeros(self.canvas.shape[:2], bool)  # the pixels wholly generated, not a feather's blend
         for j in self._jobs:
-            edited[j.window.slices()] |= j.write > 0
+            edited[j.window.slices()] |= j.write >= 1
         sigma = max(self.codec.patch / j.window.scale for j in self._jobs) / 2
         return context_scores(images, self.canvas, edited, sigma)
 
