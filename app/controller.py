@@ -352,6 +352,7 @@ class RunController(QObject):
                 info.name if info else "",
                 command,
                 index=v.meta.get("index", 0),
+                seed=v.seed,
             )
         )
 

@@ -39,11 +39,8 @@ class HistoryEntry:
     model: str
     command: object | None = None  # the undo command that applied it
     undone: bool = False
-    index: int = 0  # the variant of the run that was applied
-
-    @property
-    def seed(self) -> int | None:
-        return None if self.request is None else self.request.seeds()[self.index]
+    index: int = 0  # the variant of the run that was applied (its place in the run's result, best first)
+    seed: int | None = None  # that variant's own seed
 
     @property
     def title(self) -> str:
@@ -72,7 +69,8 @@ class HistoryEntry:
         sp = r.sampling
         lines = [
             f"{self.title} on {self.size[0]} × {self.size[1]} with {self.model}",
-            f"seed {self.seed} (variant {self.index + 1} of {r.variants} from seed {r.seed}), class {self.class_name}, "
+            f"seed {self.seed} (variant {self.index + 1} of {r.variants}{_ranked(r)} from seed {r.seed}), "
+            f"class {self.class_name}, "
             f"{sp.num_steps} steps ({sp.schedule}), "
             f"CFG {sp.cfg_scale:g} ({sp.cfg_schedule}), temperature {sp.temperature:g}",
             f"top-k {sp.top_k or 'all'}, top-p {sp.top_p:g}"
@@ -89,6 +87,11 @@ class HistoryEntry:
             matched = f"colours matched to the surroundings ({r.colour_match:g} px)"
             lines.append(matched if r.colour_match else "raw colours")
         return "\n".join(lines)
+
+
+def _ranked(r) -> str:
+    """', the best of 6 by fit' when the run kept the best of more candidates than variants."""
+    return f", the best of {r.samples} by fit" if r.samples > r.variants else ""
 
 
 class EditHistory(QObject):

@@ -296,6 +296,15 @@ class SidePanel(QWidget):
         )
         self.prefill.currentTextChanged.connect(lambda t: self.state.set_params(prefill=t))
         form.addRow("Context", self.prefill)
+        self.candidates = _spin(
+            1,
+            MAX_VARIANTS,
+            p.candidates,
+            tip="Fill and Extend: sample this many and keep the variants whose colours "
+            "best fit the surroundings, best first (more is slower)",
+        )
+        self.candidates.valueChanged.connect(lambda v: self.state.set_params(candidates=int(v)))
+        form.addRow("Candidates", self.candidates)
         self.seam_first = QCheckBox("Decode next to known pixels first")
         self.seam_first.toggled.connect(lambda on: self.state.set_params(seam_first=bool(on)))
         form.addRow(self.seam_first)
@@ -356,6 +365,7 @@ class SidePanel(QWidget):
             (self.cfg, p.sampling.cfg_scale),
             (self.temperature, p.sampling.temperature),
             (self.variants, p.variants),
+            (self.candidates, p.candidates),
             (self.seed, min(p.seed, 2**31 - 1)),
             (self.top_k, p.sampling.top_k),
             (self.top_p, p.sampling.top_p),

@@ -42,6 +42,8 @@ class Params:
     feather: int = default("feather")
     seam_first: bool = default("seam_first")
     colour_match: float = default("colour_match", "inpaint")  # Fill and Extend; 0 = the raw decode
+    # Fill and Extend: variants sampled, the best kept; the model's own (a new app starts on the embedded model)
+    candidates: int = field(default_factory=lambda: model_default("candidates", model=default("model")))
     random_seed: bool = True
     keep_source: bool = True  # Expand 2x: coarse content from the Lanczos upscale, detail from the model
     clear_mask_after_apply: bool = False  # Fill: start the next edit from an empty mask (as IOPaint does)
@@ -418,17 +420,16 @@ class AppState(QObject):
 
     def set_engine_info(self, info: EngineInfo | None) -> None:
         """A new model: a chosen class keeps its name when the new model has it, else the choice is cleared; a
-        sampling setting still at the old model's own default moves to the new model's (one the user set stays)."""
+        sampling setting (or the candidates) still at the old model's own default moves to the new model's (one the
+        user set stays)."""
         before, self.engine_info = self.engine_info, info
         if info is not None:
-            old = model_default("sampling", model=before.name if before else default("model"))
-            new = model_default("sampling", model=info.name)
-            now = self.params.sampling
-            follow = {
-                f: getattr(new, f)
-                for f in SAMPLING_FIELDS
-                if getattr(now, f) == getattr(old, f) and getattr(old, f) != getattr(new, f)
-            }
+            was, p = before.name if before else default("model"), self.params
+            follow = {}
+            for f in (*SAMPLING_FIELDS, "candidates"):
+                old, new = model_default(f, model=was), model_default(f, model=info.name)
+                if getattr(p.sampling if f in SAMPLING_FIELDS else p, f) == old != new:
+                    follow[f] = new
             if follow:
                 self.set_params(**follow)
         label = self.params.label

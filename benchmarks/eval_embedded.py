@@ -33,9 +33,9 @@ from arpg_core.files.checkpoints import load_arpg, load_vq  # noqa: E402
 from arpg_core.training import metrics  # noqa: E402
 from arpg_core.training.crops import CropStream  # noqa: E402
 from arpg_core.training.train import bits_per_token, pretokenize, unigram_entropy_bits  # noqa: E402
-from arpg_core.weights.catalog import class_names_for, sampling_defaults  # noqa: E402
+from arpg_core.weights.catalog import class_names_for, own_defaults  # noqa: E402
 
-USERS = sampling_defaults("embedded")  # the embedded model's own sampling defaults, as users get them
+USERS = own_defaults("embedded")  # the embedded model's own sampling defaults, as users get them
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

@@ -13,7 +13,9 @@ reports, as Markdown (mean / median over the crops):
 - the PSNR of the 8x8 block means inside the box.
 
 The same colour figures follow for outpainted border strips (Telea fills the same strip) and for
-``expand --lock 0`` (block-mean a*b* error against the real 128 px crop, Lanczos alongside). ``--grid``
+``expand --lock 0`` (block-mean a*b* error against the real 128 px crop, Lanczos alongside). Fills and outpaints
+keep the best of the embedded model's own candidates, as users get them (``--candidates 1``: the first one; docs/
+ranking.md). ``--grid``
 draws source (box darkened) | mask | model | Telea | ground truth for the first crops.
 """
 
@@ -138,6 +140,12 @@ def main() -> None:
         help="how the known tokens enter the model (default: the embedded model's own)",
     )
     ap.add_argument(
+        "--candidates",
+        type=int,
+        default=model_default("candidates", "inpaint", model="embedded"),
+        help="fills and outpaints keep the best of this many (default: the embedded model's own; 1 = the first)",
+    )
+    ap.add_argument(
         "--colour-match",
         type=float,
         default=default("colour_match", "inpaint"),
@@ -151,7 +159,7 @@ def main() -> None:
     masks = stroke_masks(args.n, size, seed=7) if args.strokes else box_masks(args.n, size, seed=7, side=args.box)
     given = (("temperature", args.temperature), ("top_k", args.top_k), ("prefill", args.prefill))
     sampling = {k: v for k, v in given if v is not None}
-    fill = {**sampling, "colour_match": args.colour_match}
+    fill = {**sampling, "colour_match": args.colour_match, "candidates": args.candidates}
 
     # What the tokenizer alone gives back of the hidden pixels: the most a fill through it can match.
     with torch.inference_mode():
@@ -187,7 +195,7 @@ def main() -> None:
     a, t, lk, rt = summarise(ours), summarise(classical), summarise(locked), summarise(ceiling)
     shape = "an 8-12 px stroke across" if args.strokes else f"a {args.box or size // 2} px box"
     print(f"Fills: {args.n} held-out {size} px crops, {shape} each (mean / median)")
-    print(f"colour match {args.colour_match:g} px, sampling {sampling}\n")
+    print(f"colour match {args.colour_match:g} px, the best of {args.candidates} candidates, sampling {sampling}\n")
     print(
         f"| measure | model | Telea | model on Telea's low band ({args.lock:g} px) "
         "| tokenizer round trip of the hidden pixels | goal |"

@@ -25,7 +25,7 @@ from PIL import Image
 
 from arpg_core.choices import PREFILLS
 from arpg_core.edit.requests import build_request
-from arpg_core.weights.catalog import sampling_defaults
+from arpg_core.weights.catalog import own_defaults
 
 ROWS = 6
 
@@ -38,7 +38,7 @@ def sheets(
     total = max(n, 64)  # eval_fill's crops and boxes: the first n of its default 64
     _, crops = heldout_crops(data, size, total)
     masks = box_masks(total, size, seed=7)
-    sampling = {**sampling_defaults("embedded"), **({"prefill": prefill} if prefill else {})}  # as users get it
+    sampling = {**own_defaults("embedded"), **({"prefill": prefill} if prefill else {})}  # as users get it
     rng = np.random.default_rng(99)
     key, rows = [], []
     for i in range(n):

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import arpg_core.edit.plans as plans  # noqa: E402
 from arpg_core.edit.requests import build_request  # noqa: E402
-from arpg_core.weights.catalog import sampling_defaults  # noqa: E402
+from arpg_core.weights.catalog import own_defaults  # noqa: E402
 from arpg_core.weights.registry import load_engine  # noqa: E402
 
 PHOTOS = ("lomiri_picosdeeuropa-by-aitzol-berasategi", "gcompris_explore-monuments-india-konarksuntemple")
@@ -64,7 +64,7 @@ def main() -> None:
         line = np.zeros((H, W), np.uint8)
         cv2.line(line, (80, 150), (W - 80, H - 200), 1, args.width)
         mask = line.astype(bool)
-        request = build_request("inpaint", image=img, mask=mask, seed=3, **sampling_defaults("embedded"))
+        request = build_request("inpaint", image=img, mask=mask, seed=3, **own_defaults("embedded"))
         t0 = time.perf_counter()
         result = engine.edit(request)
         seconds = time.perf_counter() - t0

@@ -83,6 +83,21 @@ def test_inpaint_writes_variants_and_keeps_pixels(tmp_path, models, photo):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.png", "out-1.png", "out-2.png", "photo.png"]
 
 
+def test_candidates_keep_the_best_fitting_variants_and_the_record_says_so(tmp_path, models, photo):
+    path, _ = photo
+    mask = np.zeros((40, 48), np.uint8)
+    mask[10:30, 12:36] = 255
+    save(tmp_path / "mask.png", mask)
+    args = ("inpaint", path, "--mask", tmp_path / "mask.png", "--steps", 3, "--seed", 5, "--json", *models)
+    proc = cli(*args, "-o", tmp_path / "best.png", "--variants", 2, "--candidates", 5, check=0)
+    record = json.loads(proc.stdout)
+    assert record["request"]["candidates"] == 5 and len(record["outputs"]) == 2
+    assert set(record["seeds"]) < {5, 6, 7, 8, 9} and record["fit"] == sorted(record["fit"])
+    # a model file has no defaults of its own: one candidate per variant, as sampled
+    plain = json.loads(cli(*args, "-o", tmp_path / "plain.png", "--variants", 2, check=0).stdout)
+    assert plain["request"]["candidates"] == 1 and plain["seeds"] == [5, 6] and "fit" not in plain
+
+
 def test_outpaint_expand_generate(tmp_path, models, photo):
     path, img = photo
     proc = cli("outpaint", path, "--left", 8, "--bottom", 6, "-o", tmp_path / "o.png", "--steps", 2, *models, check=0)
@@ -185,6 +200,7 @@ def _bad_inputs(tmp_path, photo_path):
         (["expand", p, "--steps", 0], "--steps must be a whole number between 1 and 1024, got 0"),
         (["expand", p, "--lock", -1], "--lock must be a number between 0 and 16 px, got -1"),
         (["outpaint", p, "--left", 8, "--colour-match", 65], "--colour-match must be a number between 0 and 64 px"),
+        (["inpaint", p, "--mask", tmp_path / "mask.png", "--candidates", 0], "--candidates must be a whole number"),
     ]
 
 

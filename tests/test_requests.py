@@ -13,6 +13,7 @@ from arpg_core.cli.main import build_parser
 from arpg_core.edit.requests import (
     GENERATE_STEPS,
     REQUEST_TYPES,
+    SAMPLING_FIELDS,
     ExpandRequest,
     GenerateRequest,
     InpaintRequest,
@@ -20,8 +21,10 @@ from arpg_core.edit.requests import (
     SamplingParams,
     build_request,
     default,
+    field_names,
 )
 from arpg_core.validate import OptionError
+from arpg_core.weights.catalog import own_defaults
 from arpg_core.weights.defaults import model_default
 
 ARGS = {
@@ -50,8 +53,9 @@ def test_the_one_default_is_what_users_got():
 def test_the_command_lines_defaults_are_the_requests(mode):
     args = build_parser().parse_args(ARGS[mode])
     built = _request(args)
-    # the model's own sampling defaults over the mode's (the embedded model, the CLI's default, has some)
-    expected = REQUEST_TYPES[mode](sampling=model_default("sampling", mode, model=args.model))
+    # the model's own defaults over the mode's (the embedded model, the CLI's default, has some)
+    own = {k: v for k, v in own_defaults(args.model).items() if k in field_names(mode)}
+    expected = REQUEST_TYPES[mode](sampling=model_default("sampling", mode, model=args.model), **own)
     assert type(built) is type(expected)
     for f in dataclasses.fields(expected):
         if f.name in ("seed", "extend"):  # the seed is drawn; the extension was given
@@ -59,19 +63,27 @@ def test_the_command_lines_defaults_are_the_requests(mode):
         assert getattr(built, f.name) == getattr(expected, f.name), f.name
 
 
-def test_a_models_own_sampling_defaults_come_from_the_catalog():
+def test_a_models_own_defaults_come_from_the_catalog():
     from arpg_core.weights.catalog import REGISTRY
 
-    # every override is a SamplingParams field with a value a request accepts
+    # every override is a request field (SamplingParams' or a fill's) with a value a request accepts
     for entry in REGISTRY.values():
-        if entry.sampling:
-            InpaintRequest(sampling=SamplingParams(**dict(entry.sampling))).check_options()
-    own = dict(REGISTRY["embedded"].sampling)
+        own = dict(entry.defaults)
+        tuned = {k: v for k, v in own.items() if k in SAMPLING_FIELDS}
+        rest = {k: v for k, v in own.items() if k not in SAMPLING_FIELDS}
+        InpaintRequest(sampling=SamplingParams(**tuned), **rest).check_options()
+    own = dict(REGISTRY["embedded"].defaults)
+    sampled = {k: v for k, v in own.items() if k in SAMPLING_FIELDS}
     assert own["temperature"] != SamplingParams().temperature  # or this test proves nothing
+    assert own["candidates"] != default("candidates")
     assert default("temperature") == SamplingParams().temperature  # no model: the official default
     assert model_default("temperature", "inpaint", model="ARPG-L") == SamplingParams().temperature
+    assert model_default("candidates", "inpaint", model="ARPG-L") == default("candidates") == 1
     assert model_default("temperature", "outpaint", model="embedded") == own["temperature"]
-    assert model_default("sampling", "generate", model="embedded") == SamplingParams(num_steps=GENERATE_STEPS, **own)
+    assert model_default("candidates", "outpaint", model="embedded") == own["candidates"]
+    assert model_default("sampling", "generate", model="embedded") == SamplingParams(
+        num_steps=GENERATE_STEPS, **sampled
+    )
     assert model_default("temperature", model="some/file.safetensors") == SamplingParams().temperature
 
     def cli(*extra):

@@ -97,6 +97,15 @@ def _next_to_known(p) -> None:
         help="shift the result by the tokenizer's colour error on the known pixels around it, spread under a "
         "Gaussian of PX; 0 = the raw decode (docs/colour-match.md)",
     )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sample N and keep the --variants whose colours best fit the surroundings, best first (default: the "
+        f"model's; {default('candidates')}, the embedded model {model_default('candidates', model='embedded')}; "
+        "docs/ranking.md)",
+    )
 
 
 @command("inpaint")
@@ -183,8 +192,8 @@ def _request(args) -> EditRequest:
     import torch
 
     values = dict(vars(args))
-    for name in ("num_steps", "temperature", "prefill"):  # not given: the mode's default, under the model's own
-        if values[name] is None:
+    for name in ("num_steps", "temperature", "prefill", "candidates"):  # not given: the mode's, under the model's
+        if values.get(name, 0) is None:
             values[name] = model_default(name, args.mode, model=args.model)
     if values["seed"] is None:
         values["seed"] = int(torch.randint(0, 2**31 - 1, ()).item())

@@ -35,6 +35,7 @@ FLAGS = {
     "dilate": "--dilate",
     "expand_lock": "--lock",
     "colour_match": "--colour-match",
+    "candidates": "--candidates",
     "quality": "--quality",
     "heads": "--heads",
     **{f"extend_{side}": f"--{side}" for side in ("left", "top", "right", "bottom")},

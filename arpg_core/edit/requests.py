@@ -129,7 +129,7 @@ class _FillRequest(_SourceRequest):
     colour_match: float = 8.0
     # Variants to sample: when more than ``variants``, the ``variants`` whose colours best fit their surroundings
     # are kept, best first (``arpg_core.edit.ranking``); otherwise the variants as sampled. A model may set its
-    # own (the embedded one samples 6: its fills' colour error drops by a fifth, docs/ranking.md).
+    # own (the embedded one samples 6: its fills' colour error drops by a quarter, docs/ranking.md).
     candidates: int = 1
 
     @property

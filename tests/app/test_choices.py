@@ -104,3 +104,20 @@ def test_a_sampling_default_follows_the_model_unless_the_user_set_it(qtbot):
     assert s.params.sampling.temperature == 0.9  # the user's
     s.set_engine_info(info("embedded"))
     assert s.params.sampling.prefill == "bidirectional" and s.params.sampling.temperature == 0.9
+
+
+def test_the_candidates_follow_the_model_unless_the_user_set_them(qtbot, window):
+    """The embedded model keeps the best of 6 fills; an official model samples only the variants asked for. The
+    panel shows the number, and a Fill asks for it."""
+    from app.state import EngineInfo
+
+    s, panel = window.state, window.panel
+    own = model_default("candidates", model="embedded")
+    assert own > 1 and s.params.candidates == own and panel.candidates.value() == own
+    s.set_engine_info(EngineInfo("ARPG-L", "cpu", (), 256, 16))
+    assert s.params.candidates == default("candidates") == 1 and panel.candidates.value() == 1
+    panel.candidates.setValue(4)  # the user's choice stays across a switch
+    s.set_engine_info(EngineInfo("embedded", "cpu", (), 128, 16))
+    assert s.params.candidates == 4
+    s.set_mode("inpaint")
+    assert window.controller.request().candidates == 4

@@ -88,14 +88,18 @@ def test_history_lists_applied_edits_reselects_one_and_again_replays_it_exactly(
     c.refresh_plan()
     run_and_wait(window, qtbot)
     window.actions_["next"].trigger()
+    seed = s.current_variant().seed  # the second best of the model's candidates, seeds 40, 41, ...
+    candidates = s.params.candidates
+    assert candidates > 2 and seed in range(40, 40 + candidates)
     window.actions_["apply"].trigger()
     applied = s.rgb.copy()
     window.actions_["history"].trigger()
     panel = window.history_panel
     assert window.history_dock.isVisible() and panel.list.count() == 1
     name = s.engine_info.class_names[1]
-    assert panel.list.item(0).text() == f"1. Fill · seed 41 · class {name} · 5 steps · CFG 2.5"
-    assert "seed 41" in panel.details.text() and "edge feather" in panel.details.text()
+    assert panel.list.item(0).text() == f"1. Fill · seed {seed} · class {name} · 5 steps · CFG 2.5"
+    assert f"seed {seed} (variant 2 of 2, the best of {candidates} by fit from seed 40)" in panel.details.text()
+    assert "edge feather" in panel.details.text()
     assert f"{s.params.sampling.prefill} context" in panel.details.text()  # how the kept pixels entered the model
 
     s.set_mode("expand")  # the user moves on: other settings, another mask
@@ -113,7 +117,7 @@ def test_history_lists_applied_edits_reselects_one_and_again_replays_it_exactly(
     with qtbot.waitSignal(c.finished, timeout=RUN_TIMEOUT):
         qtbot.mouseClick(panel.again, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not s.running, timeout=5000)
-    assert len(s.variants) == 2 and s.current == 1 and s.current_variant().seed == 41
+    assert len(s.variants) == 2 and s.current == 1 and s.current_variant().seed == seed
     assert np.array_equal(s.current_variant().image, applied)  # the same request gives the same pixels
     assert c.apply_current() and panel.list.count() == 2
 
