@@ -33,7 +33,7 @@ class Params:
     """The panel's settings. ``sampling`` and the request fields are the core's, with the core's defaults
     (arpg_core.edit.requests); the controller builds the mode's request from them by name. The last three are the
     app's own choices. A new app starts on the embedded model, so its sampling starts from that model's own
-    defaults (``ModelEntry.sampling``); after that the settings are the user's and are kept."""
+    defaults (``ModelEntry.defaults``); after that the settings are the user's and are kept."""
 
     sampling: SamplingParams = field(default_factory=lambda: model_default("sampling", model=default("model")))
     label: int | None = default("label")

@@ -53,7 +53,7 @@ def worker(args) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_core import summarize, timed_runs
 
-    fn, parameters = _case(args.case, args.steps)
+    fn, parameters = _case(args.case, args.steps, args.candidates)
     out = []
     for setting in args.threads.split(","):
         choice = threads.resolve(parameters, cli=setting, env={})
@@ -72,7 +72,7 @@ def worker(args) -> None:
     print(json.dumps(out))
 
 
-def _case(case: str, steps: int):
+def _case(case: str, steps: int, candidates: int = 1):
     import numpy as np
     import torch
 
@@ -85,7 +85,7 @@ def _case(case: str, steps: int):
         img = np.stack([x, y, (x + y) // 2], -1).astype(np.uint8)
         mask = np.zeros((192, 256), bool)
         mask[64:112, 96:160] = True  # one small box: one 128 px window, the CLI's defaults (32 steps, cfg 3)
-        request = build_request("inpaint", image=img, mask=mask, seed=1)
+        request = build_request("inpaint", image=img, mask=mask, seed=1, candidates=candidates)
 
         def run():
             engine.thread_overrides = {"cli": str(torch.get_num_threads())}  # the worker's setting
@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--waits", default="passive,default", help="OpenMP wait policies: passive, default")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=64, help="ARPG-L decoding steps (64: the official setting)")
+    ap.add_argument("--candidates", type=int, default=1, help="the embedded inpaint keeps the best of N (its own: 6)")
     ap.add_argument("--load-seconds", type=float, default=900, help="upper bound on each load process's life")
     ap.add_argument("--max-background", type=float, default=0.15)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -161,6 +162,7 @@ def _run_worker(args, case: str, wait: str) -> list[dict]:
     env.pop("ARPG_STUDIO_THREADS", None)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--case", case, "--wait", wait]
     cmd += ["--threads", args.threads, "--repeats", str(args.repeats), "--steps", str(args.steps)]
+    cmd += ["--candidates", str(args.candidates)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.load_seconds)
     if proc.returncode:
         raise SystemExit(f"{case} ({wait}) failed:\n{proc.stderr}")

@@ -9,7 +9,8 @@ same held-out crops, the model at its defaults). A judge looks at the sheets and
 ``L`` or ``R`` for the fill that looks more like an untouched photo (``=`` for no preference); the second
 form unblinds the picks against the key and prints the tally. Telea's diagonal cross pattern is easy to
 recognise, so the judging is not truly blind: it records a person's preference, not a controlled study.
-``--versus raw`` puts the model's fill without the colour match on the other side instead of Telea's.
+``--versus raw`` puts the model's fill without the colour match on the other side instead of Telea's,
+``--versus first`` the first of its candidates (the fill without the ranking, docs/ranking.md).
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def sheets(
         src, m = crops[i], masks[i]
         request = build_request("inpaint", image=src, mask=m, seed=i, **sampling)
         ours = engine.edit(request).images[0]
-        other = telea(src, m) if versus == "telea" else engine.edit(request.replace(colour_match=0.0)).images[0]
+        if versus == "telea":
+            other = telea(src, m)
+        else:  # the same fill raw, or the first of its candidates (no ranking)
+            change = {"colour_match": 0.0} if versus == "raw" else {"candidates": 1}
+            other = engine.edit(request.replace(**change)).images[0]
         other_left = bool(rng.integers(2))
         key.append(versus if other_left else "model")  # what the left side shows
         left, right = (other, ours) if other_left else (ours, other)
@@ -87,7 +92,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--arpg", default="assets/embedded-arpg.safetensors")
     ap.add_argument("--tokenizer", default="assets/embedded-tokenizer.safetensors")
-    ap.add_argument("--versus", choices=("telea", "raw"), default="telea", help="the other side of each row")
+    ap.add_argument("--versus", choices=("telea", "raw", "first"), default="telea", help="the other side of each row")
     ap.add_argument(
         "--prefill", choices=PREFILLS, default=None, help="the fills' prefill (default: the embedded model's)"
     )
