@@ -27,6 +27,7 @@ MAX_FEATHER = 8192  # px; the image's larger side bounds it further
 MAX_EXTEND = 8192  # px per side
 MAX_LOCK = 16.0  # px
 MAX_COLOUR_MATCH = 64.0  # px
+MAX_DETAIL = 2.0  # times the grain the known pixels lost
 MAX_PIXELS = 64_000_000  # of the image, the extended canvas and the 2x result
 MIN_QUALITY, MAX_QUALITY = 1, 100
 

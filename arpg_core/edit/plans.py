@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from arpg_core.edit.codec import Codec
+from arpg_core.edit.detail import transfer_detail
 from arpg_core.edit.edits import (
     DecodePlan,
     Window,
@@ -151,6 +152,7 @@ class _CanvasPlan(ModePlan):
         self.canvas, self._jobs, self.windows, self.placement = canvas, jobs, windows, placement
         # px: inpaint's and outpaint's (the edits next to known pixels); the other modes have none
         self.colour_match = getattr(request, "colour_match", 0.0)
+        self.detail = getattr(request, "detail", 0.0)
         self.jobs = [j.window for j in jobs]
         self.counts = [_num_steps(int(j.unknown_tokens.sum()), self.sampling(i)) for i, j in enumerate(jobs)]
         self._pad_hw = (0, 0)
@@ -204,6 +206,10 @@ class _CanvasPlan(ModePlan):
                 img = cv2.resize(img, (win.width, win.height), interpolation=interpolation)
                 pending_px = resize_mask(pending_px, (win.width, win.height))
             img = self._match(img, job, self.canvases[0], pending_px)
+            if last:  # the result's own grain (the other steps show the decode: it is cheap to watch)
+                img = transfer_detail(
+                    img, self.canvases[0][win.slices()], job.unknown_px, self.detail, self._token(win)
+                )
             out = self.canvases[0].copy()
             for other in self._jobs[i + 1 :]:
                 oys, oxs = other.window.slices()
@@ -226,7 +232,9 @@ class _CanvasPlan(ModePlan):
         with stats.timed("composite"):
             ys, xs = win.slices()
             for canvas, img in zip(self.canvases, images):
-                canvas[ys, xs] = composite(canvas[ys, xs], self._match(img, job, canvas), job.write)
+                img = self._match(img, job, canvas)
+                img = transfer_detail(img, canvas[ys, xs], job.unknown_px, self.detail, self._token(win))
+                canvas[ys, xs] = composite(canvas[ys, xs], img, job.write)
 
     def finish(self, stats: Stats) -> list[np.ndarray]:
         return self.canvases
@@ -245,6 +253,10 @@ class _CanvasPlan(ModePlan):
     def sampling(self, i: int) -> SamplingParams:
         steps = self._jobs[i].steps
         return self.request.sampling if steps is None else replace(self.request.sampling, num_steps=steps)
+
+    def _token(self, win: Window) -> int:
+        """Canvas px a token covers in ``win`` (the decode's blocking period)."""
+        return max(1, round(self.codec.patch / win.scale))
 
     def _match(self, img: np.ndarray, job: _Job, canvas: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
         """The window's decode ``img`` corrected by its colour error on the known pixels (``colour_match``);
