@@ -84,8 +84,10 @@ class HistoryEntry:
         elif self.mode == "expand":
             lines.append("keeps the source's colours and shapes" if r.expand_lock > 0 else "the model's own 2x")
         if self.mode in ("inpaint", "outpaint"):
-            matched = f"colours matched to the surroundings ({r.colour_match:g} px)"
-            lines.append(matched if r.colour_match else "raw colours")
+            matched = (
+                f"colours matched to the surroundings ({r.colour_match:g} px)" if r.colour_match else "raw colours"
+            )
+            lines.append(matched + (f", fine grain restored (x{r.detail:g})" if r.detail else ", no grain restored"))
         return "\n".join(lines)
 
 

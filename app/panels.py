@@ -29,7 +29,7 @@ from arpg_core.choices import CFG_SCHEDULES, MODES, PREFILLS, SCHEDULES
 from arpg_core.edit.requests import default
 from arpg_core.validate import MAX_VARIANTS
 
-from .panel_values import ASPECTS, SCALE_PRESETS, extend_for_aspect, extend_for_scale, time_left
+from .panel_values import ASPECTS, FILL_CHECKS, SCALE_PRESETS, extend_for_aspect, extend_for_scale, time_left
 from .state import MODE_TITLES, MODE_VERBS, AppState
 
 NONE_CLASS = "none"
@@ -123,8 +123,8 @@ class SidePanel(QWidget):
         self.feather = _spin(0, 64, self.state.params.feather, tip="Blend the result this many pixels past the mask")
         self.feather.valueChanged.connect(lambda v: self.state.set_params(feather=int(v)))
         form.addRow("Edge feather (px)", self.feather)
-        self.colour_match = [self._colour_match_box()]
-        form.addRow(self.colour_match[0])
+        self.colour_match, self.detail = [], []
+        self._fill_checks(form.addRow)
         self.clear_after = QCheckBox("Clear the mask after Apply")
         self.clear_after.setToolTip("Start the next edit from an empty mask, as IOPaint does (Ctrl+Z brings it back)")
         self.clear_after.toggled.connect(lambda on: self.state.set_params(clear_mask_after_apply=bool(on)))
@@ -165,21 +165,18 @@ class SidePanel(QWidget):
         reset.clicked.connect(lambda: self.state.set_extend((0, 0, 0, 0)))
         presets.addWidget(reset)
         v.addLayout(presets)
-        self.colour_match.append(self._colour_match_box())
-        v.addWidget(self.colour_match[-1])
+        self._fill_checks(v.addWidget)
         return page
 
-    def _colour_match_box(self) -> QCheckBox:
-        """Fill's and Extend's "Match colours" (the same setting): the core's default, or off."""
-        box = QCheckBox("Match colours to the surroundings")
-        box.setToolTip(
-            "On: the result is shifted by the model's colour error on the pixels around it, so it takes\n"
-            "the colours of its surroundings. Off: the model's raw result."
-        )
-        box.toggled.connect(
-            lambda on: self.state.set_params(colour_match=default("colour_match", "inpaint") if on else 0.0)
-        )
-        return box
+    def _fill_checks(self, add) -> None:
+        """Fill's and Extend's "Match colours" and "Restore fine grain" (the same two settings on both pages): each
+        the core's default, or off."""
+        for name, (text, tip) in FILL_CHECKS.items():
+            box = QCheckBox(text)
+            box.setToolTip(tip)
+            box.toggled.connect(lambda on, n=name: self.state.set_params(**{n: default(n, "inpaint") if on else 0.0}))
+            getattr(self, name).append(box)
+            add(box)
 
     def _expand_page(self) -> QWidget:
         page = QWidget()
@@ -381,7 +378,7 @@ class SidePanel(QWidget):
             (self.seam_first, p.seam_first),
             (self.keep_source, p.keep_source),
             (self.clear_after, p.clear_mask_after_apply),
-            *((box, p.colour_match > 0) for box in self.colour_match),
+            *((box, getattr(p, name) > 0) for name in FILL_CHECKS for box in getattr(self, name)),
         )
         for widget, value in checks:
             widget.blockSignals(True)

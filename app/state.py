@@ -42,6 +42,7 @@ class Params:
     feather: int = default("feather")
     seam_first: bool = default("seam_first")
     colour_match: float = default("colour_match", "inpaint")  # Fill and Extend; 0 = the raw decode
+    detail: float = default("detail", "inpaint")  # Fill and Extend: the surroundings' fine grain; 0 = off
     # Fill and Extend: variants sampled, the best kept; the model's own (a new app starts on the embedded model)
     candidates: int = field(default_factory=lambda: model_default("candidates", model=default("model")))
     random_seed: bool = True

@@ -140,6 +140,12 @@ def main() -> None:
         help="how the known tokens enter the model (default: the embedded model's own)",
     )
     ap.add_argument(
+        "--detail",
+        type=float,
+        default=default("detail", "inpaint"),
+        help="fills and outpaints get this much of the surroundings' fine grain (default: the engine's; 0 = off)",
+    )
+    ap.add_argument(
         "--candidates",
         type=int,
         default=model_default("candidates", "inpaint", model="embedded"),
@@ -159,7 +165,7 @@ def main() -> None:
     masks = stroke_masks(args.n, size, seed=7) if args.strokes else box_masks(args.n, size, seed=7, side=args.box)
     given = (("temperature", args.temperature), ("top_k", args.top_k), ("prefill", args.prefill))
     sampling = {k: v for k, v in given if v is not None}
-    fill = {**sampling, "colour_match": args.colour_match, "candidates": args.candidates}
+    fill = {**sampling, "colour_match": args.colour_match, "candidates": args.candidates, "detail": args.detail}
 
     # What the tokenizer alone gives back of the hidden pixels: the most a fill through it can match.
     with torch.inference_mode():
@@ -195,7 +201,10 @@ def main() -> None:
     a, t, lk, rt = summarise(ours), summarise(classical), summarise(locked), summarise(ceiling)
     shape = "an 8-12 px stroke across" if args.strokes else f"a {args.box or size // 2} px box"
     print(f"Fills: {args.n} held-out {size} px crops, {shape} each (mean / median)")
-    print(f"colour match {args.colour_match:g} px, the best of {args.candidates} candidates, sampling {sampling}\n")
+    print(
+        f"colour match {args.colour_match:g} px, fine grain x{args.detail:g}, the best of {args.candidates} "
+        f"candidates, sampling {sampling}\n"
+    )
     print(
         f"| measure | model | Telea | model on Telea's low band ({args.lock:g} px) "
         "| tokenizer round trip of the hidden pixels | goal |"

@@ -201,6 +201,7 @@ def _bad_inputs(tmp_path, photo_path):
         (["expand", p, "--lock", -1], "--lock must be a number between 0 and 16 px, got -1"),
         (["outpaint", p, "--left", 8, "--colour-match", 65], "--colour-match must be a number between 0 and 64 px"),
         (["inpaint", p, "--mask", tmp_path / "mask.png", "--candidates", 0], "--candidates must be a whole number"),
+        (["outpaint", p, "--left", 8, "--detail", 3], "--detail must be a number between 0 and 2"),
     ]
 
 

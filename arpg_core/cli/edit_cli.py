@@ -98,6 +98,14 @@ def _next_to_known(p) -> None:
         "Gaussian of PX; 0 = the raw decode (docs/colour-match.md)",
     )
     p.add_argument(
+        "--detail",
+        type=float,
+        default=default("detail", "inpaint"),
+        metavar="X",
+        help="add X times the fine grain the tokenizer lost on the known pixels, taken from the most alike known "
+        "patch; 0 = the decode's own (docs/detail.md)",
+    )
+    p.add_argument(
         "--candidates",
         type=int,
         default=None,

@@ -36,6 +36,7 @@ FLAGS = {
     "expand_lock": "--lock",
     "colour_match": "--colour-match",
     "candidates": "--candidates",
+    "detail": "--detail",
     "quality": "--quality",
     "heads": "--heads",
     **{f"extend_{side}": f"--{side}" for side in ("left", "top", "right", "bottom")},

@@ -236,6 +236,22 @@ def test_fill_and_extend_match_colours_unless_switched_off(window, qtbot, photo)
     assert s.params.colour_match == default("colour_match") and boxes[1].isChecked()
 
 
+def test_fill_and_extend_restore_fine_grain_unless_switched_off(window, qtbot, photo):
+    open_fitted(window, qtbot, photo)
+    s, boxes = window.state, window.panel.detail
+    assert len(boxes) == 2 and all(b.isChecked() for b in boxes)
+    s.mask[30:50, 40:70] = 255
+    assert window.controller.request().detail == default("detail") > 0
+    boxes[0].setChecked(False)  # Fill's box; Extend's follows, as it is the same setting
+    assert s.params.detail == 0 and not boxes[1].isChecked()
+    assert window.controller.request().detail == 0
+    run_and_wait(window, qtbot)
+    assert window.controller.apply_current()
+    assert "no grain restored" in window.controller.history.entries[-1].details()
+    boxes[1].setChecked(True)
+    assert s.params.detail == default("detail") and boxes[0].isChecked()
+
+
 def test_save_writes_a_new_file_and_never_touches_the_source(window, qtbot, photo, monkeypatch):
     source_bytes = photo.read_bytes()
     open_fitted(window, qtbot, photo)
