@@ -10,7 +10,8 @@ same held-out crops, the model at its defaults). A judge looks at the sheets and
 form unblinds the picks against the key and prints the tally. Telea's diagonal cross pattern is easy to
 recognise, so the judging is not truly blind: it records a person's preference, not a controlled study.
 ``--versus raw`` puts the model's fill without the colour match on the other side instead of Telea's,
-``--versus first`` the first of its candidates (the fill without the ranking, docs/ranking.md).
+``--versus first`` the first of its candidates (the fill without the ranking, docs/ranking.md), ``--versus smooth``
+the same fill without the restored grain (docs/detail.md).
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def sheets(
         ours = engine.edit(request).images[0]
         if versus == "telea":
             other = telea(src, m)
-        else:  # the same fill raw, or the first of its candidates (no ranking)
-            change = {"colour_match": 0.0} if versus == "raw" else {"candidates": 1}
+        else:  # the same fill raw, the first of its candidates (no ranking), or without the restored grain
+            change = {"raw": {"colour_match": 0.0}, "first": {"candidates": 1}, "smooth": {"detail": 0.0}}[versus]
             other = engine.edit(request.replace(**change)).images[0]
         other_left = bool(rng.integers(2))
         key.append(versus if other_left else "model")  # what the left side shows
@@ -92,7 +93,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--arpg", default="assets/embedded-arpg.safetensors")
     ap.add_argument("--tokenizer", default="assets/embedded-tokenizer.safetensors")
-    ap.add_argument("--versus", choices=("telea", "raw", "first"), default="telea", help="the other side of each row")
+    ap.add_argument(
+        "--versus", choices=("telea", "raw", "first", "smooth"), default="telea", help="the other side of each row"
+    )
     ap.add_argument(
         "--prefill", choices=PREFILLS, default=None, help="the fills' prefill (default: the embedded model's)"
     )
