@@ -132,4 +132,8 @@ def test_outpaint_windows_meet_without_a_seam(engine, name, monkeypatch):
         assert ratio <= 1.2, f"{name}, seed {seed}: steps at the joins are {ratio:.2f} times the mean"
     monkeypatch.setattr(plans, "OUTPAINT_EDGE_TOKENS", 0)  # the old hard joins: the measure sees them
     request = build_request("outpaint", image=image, extend=(128, 0, 0, 128), seed=0, sampling=USERS_SAMPLING)
-    assert join_step(engine.edit(request).images[0], plans.plan_for(request, engine.codec)) > 2.0
+    plan = plans.plan_for(request, engine.codec)
+    # on the decode alone as clearly as before; the restored grain raises every step, the joins' less, and they
+    # still measure well above the bound (1.2) the blended joins meet
+    assert join_step(engine.edit(request.replace(detail=0.0)).images[0], plan) > 2.0
+    assert join_step(engine.edit(request).images[0], plan) > 1.5
