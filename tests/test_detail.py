@@ -96,12 +96,16 @@ def engine():
     return Engine(tiny_arpg(), tiny_vq(), class_names=list("abcde"), name="tiny")
 
 
-@pytest.mark.parametrize("mode", ["inpaint", "outpaint"])
-def test_the_engine_adds_grain_only_where_it_generated(engine, mode, monkeypatch):
-    # the tiny model's 16 px windows leave no 8 px patch a margin away from a fill: smaller patches, same code
+@pytest.fixture
+def small_patches(monkeypatch):
+    """The tiny model's 16 px windows leave no 8 px patch a margin away from a fill: smaller patches, same code."""
     monkeypatch.setattr(detail, "PATCH", 4)
     monkeypatch.setattr(detail, "STRIDE", 2)
     monkeypatch.setattr(detail, "MARGIN", 1)
+
+
+@pytest.mark.parametrize("mode", ["inpaint", "outpaint"])
+def test_the_engine_adds_grain_only_where_it_generated(engine, mode, small_patches):
     src = grass(32, 32)
     m = np.zeros((32, 32), bool)
     m[13:19, 13:19] = True
@@ -126,10 +130,7 @@ def test_detail_out_of_range_is_named(bad):
         r.replace(detail=bad).validate()
 
 
-def test_the_last_preview_is_the_result_with_its_grain(engine, monkeypatch):
-    monkeypatch.setattr(detail, "PATCH", 4)
-    monkeypatch.setattr(detail, "STRIDE", 2)
-    monkeypatch.setattr(detail, "MARGIN", 1)
+def test_the_last_preview_is_the_result_with_its_grain(engine, small_patches):
     src = grass(32, 32)
     m = np.zeros((32, 32), bool)
     m[13:19, 13:19] = True
