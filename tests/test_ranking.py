@@ -105,7 +105,8 @@ def test_the_engine_keeps_the_best_variants_of_its_candidates_best_first(engine)
         assert np.array_equal(a, b)
     assert ranked.extra["fit"] == sorted(ranked.extra["fit"])
     # the fit the result reports is the score of the image it holds
-    assert np.allclose(engine.plan(ranked.request).fit(ranked.images), ranked.extra["fit"], atol=1e-3)
+    sigma = engine.patch / engine.plan(ranked.request).jobs[0].scale / 2  # half a token of the one window
+    assert np.allclose(context_scores(ranked.images, src, m, sigma), ranked.extra["fit"], atol=1e-3)
     outside = feather_alpha(m, kept.request.feather) == 0
     for out in kept.images:  # ranking changes which variants, never the pixels outside the edit
         assert np.array_equal(out[outside], src[outside])
@@ -120,13 +121,24 @@ def test_no_more_candidates_than_variants_gives_the_variants_as_sampled(engine):
 
 
 def test_an_outpaint_ranks_too_and_generate_ignores_candidates(engine):
-    src = field(24, 24, GRASS)
-    r = build_request("outpaint", image=src, extend=(8, 0, 8, 0), num_steps=4, seed=3, candidates=3)
+    src = field(12, 12, GRASS)
+    r = build_request("outpaint", image=src, extend=(2, 0, 2, 0), num_steps=4, seed=3, candidates=3)
     out = engine.edit(r)
     assert len(out.images) == 1 and out.seeds[0] in (3, 4, 5) and len(out.extra["fit"]) == 1
-    assert np.array_equal(out.images[0][:, 8:32], src)
+    assert np.array_equal(out.images[0][:, 2:14], src)
     g = engine.edit(build_request("generate", num_steps=4, seed=3, variants=2, candidates=5))
     assert g.seeds == [3, 4] and "fit" not in g.extra
+
+
+def test_an_edit_of_several_windows_decodes_only_its_variants(engine):
+    """Candidates are kept in one window: ranking whole canvases of windows sampled one by one cost their time in
+    every window and bought no colour (docs/ranking.md)."""
+    r = build_request("outpaint", image=field(24, 24, GRASS), extend=(8, 0, 8, 0), num_steps=4, seed=3, candidates=3)
+    plan = engine.plan(r)
+    assert len(plan.jobs) > 1 and plan.samples == 1
+    out = engine.edit(r)
+    assert out.seeds == [3] and "fit" not in out.extra
+    assert np.array_equal(out.images[0], engine.edit(r.replace(candidates=1)).images[0])
 
 
 @pytest.mark.parametrize("bad", [0, 17, 2.5, True])

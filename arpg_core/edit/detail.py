@@ -36,15 +36,27 @@ MARGIN = 4  # px: a source patch keeps this far from the fill (the decode there 
 def transfer_detail(
     decoded: np.ndarray, source: np.ndarray, fill: np.ndarray, strength: float = 1.0, period: int = 16
 ) -> np.ndarray:
-    """``decoded`` (H, W, 3) uint8, a window's decode, with the grain of ``source``'s known pixels added in the
-    ``fill`` pixels ((H, W) bool, True where the window generated them). ``source`` holds the window's known
-    pixels (its values in ``fill`` are not read). ``period``: the decode's token size in these pixels; grain is
-    copied only by whole tokens, so the decoder's own blocking in it lands where the fill's decode has the same
-    (copied across a token's phase it draws a lattice). Returns a new array; ``decoded`` outside ``fill`` is kept."""
+    """``decoded`` (H, W, 3) uint8, a window's decode, with ``strength`` times the grain of ``source``'s known
+    pixels added in the ``fill`` pixels (``lost_grain``). Returns a new array, or ``decoded`` itself when there is
+    nothing to add; outside ``fill`` it is kept."""
+    grain = lost_grain(decoded, source, fill, period) if strength > 0 else None
+    if grain is None:
+        return decoded
+    out = decoded.astype(np.float32)
+    out[fill] += strength * grain[fill]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def lost_grain(decoded: np.ndarray, source: np.ndarray, fill: np.ndarray, period: int = 16) -> np.ndarray | None:
+    """The grain to add to ``decoded`` (H, W, 3) uint8 in its ``fill`` pixels ((H, W) bool, True where the window
+    generated them), taken from ``source``'s known pixels (its values in ``fill`` are not read): (H, W, 3) float32,
+    or None when there is nothing to take. ``period``: the decode's token size in these pixels; grain is copied only
+    by whole tokens, so the decoder's own blocking in it lands where the fill's decode has the same (copied across
+    a token's phase it draws a lattice)."""
     H, W = fill.shape
     known = ~fill
-    if strength <= 0 or not fill.any() or known.sum() < PATCH * PATCH or H < PATCH or W < PATCH:
-        return decoded
+    if not fill.any() or known.sum() < PATCH * PATCH or H < PATCH or W < PATCH:
+        return None
     grain = source.astype(np.float32) - decoded.astype(np.float32)  # (H, W, 3): what the decode lost
     grain -= cv2.GaussianBlur(grain, (0, 0), HIGH_BAND)  # its high band only
     # the grain's typical size around each pixel: a median over LOCAL px ignores a thin edge, keeps a texture's own
@@ -58,7 +70,7 @@ def transfer_detail(
     starts_y, starts_x = range(0, H - PATCH + 1, STRIDE), range(0, W - PATCH + 1, STRIDE)
     sources = [(y, x) for y in starts_y for x in starts_x if away[y : y + PATCH, x : x + PATCH].all()]
     if not sources:
-        return decoded
+        return None
     ys, xs = np.nonzero(fill)
     targets = [
         (y, x)
@@ -84,9 +96,8 @@ def transfer_detail(
             added[y : y + PATCH, x : x + PATCH] += grain[sy : sy + PATCH, sx : sx + PATCH] * window[..., None]
         weight[y : y + PATCH, x : x + PATCH] += window  # a patch left without grain still dilutes its neighbours
     added /= np.maximum(weight, 1e-6)[..., None]
-    out = decoded.astype(np.float32)
-    out[fill] += strength * added[fill]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    added[~fill] = 0.0
+    return added
 
 
 def _coherent_picks(dist: np.ndarray, targets: list, sources: list) -> list[int | None]:

@@ -165,10 +165,11 @@ class Engine:
         plan = job if isinstance(job, ModePlan) else self.plan(job)
         r = plan.request
         choice = self.use_threads()
-        run = _Run(plan, r.samples)
-        generators = [torch.Generator().manual_seed(s) for s in r.seeds()]
+        n = plan.samples  # the candidates of a one-window fill, else the variants
+        run = _Run(plan, n)
+        generators = [torch.Generator().manual_seed(s) for s in r.seeds()[:n]]
         rope = plan.rope(self.arpg.cfg)
-        plan.begin(r.samples)
+        plan.begin(n)
         for i in range(len(plan.jobs)):
             decode_plan = plan.encode(i, run.stats)
             run.begin_window()
@@ -180,7 +181,7 @@ class Engine:
                 yield run.progress(i, preview)
             plan.end_window(i, step, decode_plan, run.stats)
         images = plan.finish(run.stats)
-        seeds, orders, extra = r.seeds(), run.orders, {**plan.extra, **choice.record()}
+        seeds, orders, extra = r.seeds()[:n], run.orders, {**plan.extra, **choice.record()}
         with run.stats.timed("rank"):
             scores = plan.fit(images)
         if scores is not None:  # best first; only the variants asked for are kept
@@ -205,7 +206,7 @@ class Engine:
             orders = draw_orders(plan.unknown_pos, generators)
         steps = decode(
             self.arpg,
-            [r.label] * r.samples,
+            [r.label] * len(generators),
             generators,
             sampling,
             num_positions=plan.num_positions,

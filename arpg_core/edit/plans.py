@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from arpg_core.edit.codec import Codec
-from arpg_core.edit.detail import transfer_detail
+from arpg_core.edit.detail import lost_grain, transfer_detail
 from arpg_core.edit.edits import (
     DecodePlan,
     Window,
@@ -128,6 +128,14 @@ class ModePlan:
     def finish(self, stats: Stats) -> list[np.ndarray]:
         raise NotImplementedError
 
+    @property
+    def samples(self) -> int:
+        """Variants to decode: a fill in one window decodes all its candidates, to keep the best; an edit of several
+        windows only the variants asked for. Ranking whole canvases of windows sampled one by one bought no colour
+        on a 90 px stroke in 11 tiles and cost the candidates' time in every window (docs/ranking.md)."""
+        r = self.request
+        return r.samples if len(self.jobs) == 1 and self.placement.source is not None else r.variants
+
     def fit(self, images: list[np.ndarray]) -> list[float] | None:
         """How well each variant fits what was known (lower is better), to keep the best; None: no ranking."""
         return None
@@ -207,9 +215,7 @@ class _CanvasPlan(ModePlan):
                 pending_px = resize_mask(pending_px, (win.width, win.height))
             img = self._match(img, job, self.canvases[0], pending_px)
             if last:  # the result's own grain (the other steps show the decode: it is cheap to watch)
-                img = transfer_detail(
-                    img, self.canvases[0][win.slices()], job.unknown_px, self.detail, self._token(win)
-                )
+                img = self._with_grain(img, job, self.canvases[0])
             out = self.canvases[0].copy()
             for other in self._jobs[i + 1 :]:
                 oys, oxs = other.window.slices()
@@ -232,8 +238,7 @@ class _CanvasPlan(ModePlan):
         with stats.timed("composite"):
             ys, xs = win.slices()
             for canvas, img in zip(self.canvases, images):
-                img = self._match(img, job, canvas)
-                img = transfer_detail(img, canvas[ys, xs], job.unknown_px, self.detail, self._token(win))
+                img = self._with_grain(self._match(img, job, canvas), job, canvas)
                 canvas[ys, xs] = composite(canvas[ys, xs], img, job.write)
 
     def finish(self, stats: Stats) -> list[np.ndarray]:
@@ -242,7 +247,7 @@ class _CanvasPlan(ModePlan):
     def fit(self, images: list[np.ndarray]) -> list[float] | None:
         """Each variant's new pixels against a classical fill of them, in their low band (half the coarsest
         token), when there are more candidates than variants; generate (nothing known) never ranks."""
-        if self.request.samples <= self.request.variants or self.placement.source is None:
+        if len(images) <= self.request.variants or self.placement.source is None:
             return None
         edited = np.zeros(self.canvas.shape[:2], bool)  # the pixels wholly generated, not a feather's blend
         for j in self._jobs:
@@ -254,9 +259,25 @@ class _CanvasPlan(ModePlan):
         steps = self._jobs[i].steps
         return self.request.sampling if steps is None else replace(self.request.sampling, num_steps=steps)
 
-    def _token(self, win: Window) -> int:
-        """Canvas px a token covers in ``win`` (the decode's blocking period)."""
-        return max(1, round(self.codec.patch / win.scale))
+    def _with_grain(self, img: np.ndarray, job: _Job, canvas: np.ndarray) -> np.ndarray:
+        """The window's matched decode ``img`` with the fine grain the tokenizer lost restored (``detail``). It is
+        found at the decode's own size, where it was lost: a downscaled window's is found there and resized up with
+        the decode (at the canvas's size it would cost hundreds of times more and add nothing the decode had)."""
+        win, (ww, wh) = job.window, job.window.work_size
+        source = canvas[win.slices()]
+        if self.detail <= 0 or (ww, wh) == (win.width, win.height):
+            return transfer_detail(img, source, job.unknown_px, self.detail, self.codec.patch)
+
+        def small(a):
+            return cv2.resize(a, (ww, wh), interpolation=cv2.INTER_AREA)
+
+        grain = lost_grain(small(img), small(source), resize_mask(job.unknown_px, (ww, wh)), self.codec.patch)
+        if grain is None:
+            return img
+        grain = cv2.resize(grain, (win.width, win.height), interpolation=cv2.INTER_LINEAR)  # (h, w, 3)
+        out = img.astype(np.float32)
+        out[job.unknown_px] += self.detail * grain[job.unknown_px]
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
     def _match(self, img: np.ndarray, job: _Job, canvas: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
         """The window's decode ``img`` corrected by its colour error on the known pixels (``colour_match``);

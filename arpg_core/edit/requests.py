@@ -55,7 +55,8 @@ class EditRequest:
 
     @property
     def samples(self) -> int:
-        """How many variants are decoded; a fill decodes ``candidates`` and keeps the best ``variants``."""
+        """How many variants may be decoded; a fill in one window decodes ``candidates`` and keeps the best
+        ``variants`` (``ModePlan.samples`` decides)."""
         return self.variants
 
     def seeds(self) -> list[int]:
@@ -133,8 +134,9 @@ class _FillRequest(_SourceRequest):
     # fills, colour unchanged (docs/detail.md).
     detail: float = 1.0
     # Variants to sample: when more than ``variants``, the ``variants`` whose colours best fit their surroundings
-    # are kept, best first (``arpg_core.edit.ranking``); otherwise the variants as sampled. A model may set its
-    # own (the embedded one samples 6: its fills' colour error drops by a quarter, docs/ranking.md).
+    # are kept, best first (``arpg_core.edit.ranking``); otherwise the variants as sampled. Only a fill in one
+    # window samples them; a larger edit decodes the variants alone. A model may set its own (the embedded one
+    # samples 6: its fills' colour error drops by a quarter, docs/ranking.md).
     candidates: int = 1
 
     @property
