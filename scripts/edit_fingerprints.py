@@ -14,8 +14,9 @@ match of inpaint and outpaint (docs/colour-match.md: those 18 edits differ; with
 -v3-prefill.json adds an inpaint and an outpaint with ``--prefill causal`` (the other 27 match -v3-colour-match.json,
 the embedded model's own prefill being bidirectional). -v3-ranking.json is recorded with the embedded model keeping
 the best of 6 fills (docs/ranking.md): the 20 inpaint and outpaint edits differ from -v3-prefill.json, which all 29
-matched with its candidates set to 1. -v3-detail.json is recorded with the fine grain restored (docs/detail.md); with
-its ``detail`` set to 0 all 29 matched -v3-ranking.json; a later refactor checks against it.
+matched with its candidates set to 1. -v3-detail.json is recorded with the fine grain restored (docs/detail.md) and
+candidates sampled by one-window fills only; with the grain off and one candidate all 29 matched -v3-prefill.json;
+a later refactor checks against it.
 
 The inputs are synthesized deterministically here or taken from tests/data, the requests run in one process
 through ``arpg_core.cli.main.main`` with one CPU thread (the same arithmetic on every machine size), and each
