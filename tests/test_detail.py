@@ -163,3 +163,29 @@ def test_a_small_pool_of_look_alikes_is_not_tiled_across_the_fill():
     for (y, x), j in grid.items():
         for n in ((y - s, x), (y, x - s)):
             assert j is None or grid.get(n) != j
+
+
+def test_a_downscaled_window_finds_its_grain_at_the_decodes_size(engine, monkeypatch):
+    """At the canvas's size a large region's matching would cost hundreds of times more (a 4000 px photo's Fill
+    took 47 s): the grain is found where the tokenizer lost it, at the decode's size, and resized up."""
+    from arpg_core.edit import plans
+
+    seen = []
+
+    def spy(decoded, source, fill, period=16):
+        seen.append((decoded.shape[:2], source.shape[:2], fill.shape, period))
+        return np.full(decoded.shape, 3.0, np.float32)  # a flat +3: easy to find in the result
+
+    monkeypatch.setattr(plans, "lost_grain", spy)
+    src = grass(96, 96)
+    m = np.zeros((96, 96), bool)
+    m[20:76, 20:76] = True  # far larger than the tiny model's 16 px window: one window, downscaled
+    r = build_request("inpaint", image=src, mask=m, num_steps=2, seed=1)
+    plan = engine.plan(r)
+    (win,) = plan.jobs
+    assert win.scale < 1
+    with_grain, without = engine.edit(r).images[0], engine.edit(r.replace(detail=0.0)).images[0]
+    work = win.work_size[::-1]
+    assert seen and all(s == (work, work, work, engine.patch) for s in seen)
+    diff = with_grain.astype(int) - without.astype(int)
+    assert np.abs(diff[m].mean() - 3) < 0.5 and not diff[~m].any()
