@@ -40,8 +40,11 @@ def transfer_detail(
     pixels added in the ``fill`` pixels (``lost_grain``). Returns a new array, or ``decoded`` itself when there is
     nothing to add; outside ``fill`` it is kept."""
     grain = lost_grain(decoded, source, fill, period) if strength > 0 else None
-    if grain is None:
-        return decoded
+    return decoded if grain is None else add_grain(decoded, grain, fill, strength)
+
+
+def add_grain(decoded: np.ndarray, grain: np.ndarray, fill: np.ndarray, strength: float) -> np.ndarray:
+    """``decoded`` (H, W, 3) uint8 with ``strength`` times ``grain`` (H, W, 3) float added in ``fill``; a new array."""
     out = decoded.astype(np.float32)
     out[fill] += strength * grain[fill]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from arpg_core.edit.codec import Codec
-from arpg_core.edit.detail import lost_grain, transfer_detail
+from arpg_core.edit.detail import add_grain, lost_grain, transfer_detail
 from arpg_core.edit.edits import (
     DecodePlan,
     Window,
@@ -275,9 +275,7 @@ class _CanvasPlan(ModePlan):
         if grain is None:
             return img
         grain = cv2.resize(grain, (win.width, win.height), interpolation=cv2.INTER_LINEAR)  # (h, w, 3)
-        out = img.astype(np.float32)
-        out[job.unknown_px] += self.detail * grain[job.unknown_px]
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        return add_grain(img, grain, job.unknown_px, self.detail)
 
     def _match(self, img: np.ndarray, job: _Job, canvas: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
         """The window's decode ``img`` corrected by its colour error on the known pixels (``colour_match``);

@@ -43,7 +43,8 @@ def context_scores(images: list[np.ndarray], source: np.ndarray, edited: np.ndar
 
     mask = shrink(edited.astype(np.uint8) * 255) >= 128
     if not mask.any():  # an edited area thinner than a scoring pixel: score at its nearest pixel
-        mask = shrink(edited.astype(np.float32)) == shrink(edited.astype(np.float32)).max()
+        coverage = shrink(edited.astype(np.float32))
+        mask = coverage == coverage.max()
     known = np.ascontiguousarray(shrink(source))
     reference = cv2.inpaint(known, mask.astype(np.uint8), TELEA_RADIUS, cv2.INPAINT_TELEA)
     s = max(0.5, sigma * f)
