@@ -10,15 +10,15 @@ set -u
 out=$1 minutes=$2
 shift 2
 sizes=("${@:-ch48}")
-workers=$((14 / ${#sizes[@]}))
+threads=$((14 / ${#sizes[@]}))  # the crops are cut on the GPU now: the cores go to torch
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name())'
 python3 -m pytest -q -p no:cacheprovider tests/test_train.py -k cuda >/tmp/pytest.txt 2>&1 &
 for size in "${sizes[@]}"; do
     mkdir -p "$out/$size"
-    python3 scripts/gpu_train.py gpu-data "$out/$size" --variant "$size" --minutes "$minutes" --workers "$workers" \
-        --threads 2 ${GPU_TRAIN_ARGS:-} >"$out/$size/stdout.txt" 2>&1 &
+    python3 scripts/gpu_train.py gpu-data "$out/$size" --variant "$size" --minutes "$minutes" \
+        --threads "$threads" ${GPU_TRAIN_ARGS:-} >"$out/$size/stdout.txt" 2>&1 &
 done
 wait
 tail -n 3 /tmp/pytest.txt

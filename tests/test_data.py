@@ -19,7 +19,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from arpg_core.training import data as D
-from arpg_core.training.crops import CropStream
+from arpg_core.training.crops import CropStream, DeviceCropStream
 from arpg_core.training.data import (
     CLASSES,
     NULL_CLASS,
@@ -598,6 +598,25 @@ def test_crop_stream_workers_cut_the_same_crops(photo_dir):
         (xp, yp), (xt, yt) = plain.batch(n), threaded.batch(n)
         assert torch.equal(xp, xt) and torch.equal(yp, yt)
     assert torch.equal(plain.generator.get_state(), threaded.generator.get_state())
+
+
+def test_device_crop_stream_draws_the_same_crops(photo_dir):
+    """Cut by torch (on a GPU in a GPU session; here on the CPU), the crops are the CPU stream's: the same photos,
+    places and flips from the same draws, resized by another filter, so within a few levels of OpenCV's."""
+    out, _, _ = photo_dir
+    for size in (16, 48, 200):  # 200: some crops are enlarged (bicubic)
+        cpu = CropStream(out, "train", size, seed=5, max_upscale=4.0)
+        dev = DeviceCropStream(out, "train", size, seed=5, max_upscale=4.0, workers=3)
+        (xc, yc), (xd, yd) = cpu.batch(12), dev.batch(12)
+        assert xd.shape == xc.shape and xd.dtype == torch.float32 and torch.equal(yd, yc)
+        assert torch.equal(cpu.generator.get_state(), dev.generator.get_state())
+        levels = (xd - xc).abs() * 127.5
+        assert levels.mean() < 3 and xd.min() >= -1 and xd.max() <= 1, (size, levels.mean())
+        assert (xd * 127.5 + 127.5 - (xd * 127.5 + 127.5).round()).abs().max() < 1e-3  # whole levels, as uint8
+        # a wrong flip or place would be tens of levels off on these photos
+        assert (levels.flatten(1).mean(1) < 8).all()
+    i, side, y, x, _ = dev.draw()
+    assert torch.equal(dev.cut_on_device(i, side, y, x, True), dev.cut_on_device(i, side, y, x, False).flip(-1))
 
 
 def test_crop_stream_heldout_and_scales(photo_dir):

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 
@@ -70,13 +71,17 @@ class CropStream:
             self._cache[i] = a
         return a
 
+    def image_shape(self, i: int) -> tuple[int, int]:
+        """(height, width) of photo ``i``."""
+        return self.image(i).shape[:2]
+
     def _uniform(self) -> float:
         return float(torch.rand((), generator=self.generator, dtype=torch.float64))
 
     def draw(self) -> tuple[int, int, int, int, bool]:
         """The random part of one crop: photo index, square side, top, left and whether to flip."""
         i = int(torch.randint(len(self.records), (), generator=self.generator))
-        h, w = self.image(i).shape[:2]
+        h, w = self.image_shape(i)
         short = min(h, w)
         hi = max(1.0, self.max_scale * short)
         lo = min(hi, max(self.min_scale * short, self.size / self.max_upscale))
@@ -111,3 +116,45 @@ class CropStream:
         crops = self._pool.map(lambda d: self.cut(*d), draws) if self._pool else [self.cut(*d) for d in draws]
         x = torch.from_numpy(np.stack(list(crops))).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         return x.contiguous(), torch.tensor([self.labels[d[0]] for d in draws], dtype=torch.long)
+
+
+class DeviceCropStream(CropStream):
+    """The same crops as :class:`CropStream` (the same draws from the same generator), cut on ``device``.
+
+    Every photo of the split is decoded once and kept on the device as uint8; each crop is sliced there and
+    resized by torch (antialiased bilinear when shrinking, bicubic when enlarging, rounded to whole levels as
+    OpenCV does). On a GPU this takes the crop cutting off the CPU, which bound the first GPU run's training
+    (docs/gpu-run-1.md). The pixels differ from OpenCV's area resize by about one level on average (its box
+    filter against a triangle), more at single sharp pixels; the draws, and so the photos, places and flips,
+    are the same.
+    """
+
+    def __init__(self, *args, device: str | torch.device = "cpu", **kwargs):
+        kwargs.pop("workers", None)  # nothing is cut on the CPU
+        super().__init__(*args, **kwargs)
+        self.device = torch.device(device)
+        with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+            arrays = list(pool.map(self.image, range(len(self.records))))
+        # (3, H, W) uint8 per photo, on the device; the CPU copies are not needed again
+        self.photos = [torch.from_numpy(a.copy()).permute(2, 0, 1).contiguous().to(self.device) for a in arrays]
+        self._cache.clear()
+        self.shapes = [a.shape[:2] for a in arrays]
+
+    def image_shape(self, i: int) -> tuple[int, int]:
+        return self.shapes[i]
+
+    def cut_on_device(self, i: int, side: int, y: int, x: int, flip: bool) -> torch.Tensor:
+        """The crop a :meth:`draw` names: (3, size, size) float in 0..255 on the device."""
+        crop = self.photos[i][:, y : y + side, x : x + side].unsqueeze(0).float()  # (1, 3, side, side)
+        if side >= self.size:  # antialiased: a triangle filter where OpenCV has a box (a box aliases here)
+            crop = F.interpolate(crop, (self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        else:
+            crop = F.interpolate(crop, size=(self.size, self.size), mode="bicubic", align_corners=False)
+        crop = crop.round_().clamp_(0, 255)[0]
+        return crop.flip(-1) if flip else crop
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` crops as a float tensor (n, 3, size, size) in [-1, 1] on the device, and class ids on the CPU."""
+        draws = [self.draw() for _ in range(n)]
+        x = torch.stack([self.cut_on_device(*d) for d in draws]).div_(127.5).sub_(1.0)
+        return x, torch.tensor([self.labels[d[0]] for d in draws], dtype=torch.long)

@@ -32,7 +32,7 @@ from arpg_core.nn.model import ARPG
 from arpg_core.nn.precision import bf16_autocast
 from arpg_core.nn.tokenizer import VQModel
 from arpg_core.progress import ProgressBar
-from arpg_core.training.crops import CropStream
+from arpg_core.training.crops import CropStream, DeviceCropStream
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,14 @@ def vq_loss(
     return total, {**parts, **{k: v.item() for k, v in vq_losses.items()}}, codes
 
 
+def _crop_stream(data_dir, split: str, size: int, seed: int, workers: int, device) -> CropStream:
+    """The crops of one split, cut on the CPU, or on ``device`` when it is given."""
+    gen = torch.Generator().manual_seed(seed)
+    if device is not None:
+        return DeviceCropStream(data_dir, split, size, generator=gen, device=device)
+    return CropStream(data_dir, split, size, generator=gen, workers=workers)
+
+
 def reseed_dead_codes(model: VQModel, latents: torch.Tensor, used: torch.Tensor, generator: torch.Generator) -> int:
     """Replace codebook rows not used since the last call by random recent encoder outputs."""
     dead = (~used).nonzero()[:, 0]
@@ -236,12 +244,14 @@ def train_vq(
     device: str = "cpu",
     bf16: bool = False,
     workers: int = 0,
+    crops_on_device: bool = False,
 ) -> Path:
     """Train (or resume) a tokenizer; returns the path of the final safetensors weights.
 
     ``init``: a state dict to start from (for the decoder-only stage). ``device``: where the model runs;
     ``bf16``: its forward passes under bf16 autocast (weights and optimizer stay fp32). ``workers``: threads
-    that cut the crops (the same crops as without).
+    that cut the crops (the same crops as without). ``crops_on_device``: cut them on ``device`` instead
+    (:class:`DeviceCropStream`: the same draws, resized by torch).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -267,9 +277,7 @@ def train_vq(
             p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.0)
     gen = torch.Generator().manual_seed(tc.seed)
-    stream = CropStream(
-        data_dir, "train", tc.crop, generator=torch.Generator().manual_seed(tc.seed + 1), workers=workers
-    )
+    stream = _crop_stream(data_dir, "train", tc.crop, tc.seed + 1, workers, device if crops_on_device else None)
     used = torch.zeros(vq_cfg.codebook_size, dtype=torch.bool)
     step = _resume(out / "vq_state.pt", trained, opt, {"gen": gen, "stream": stream.generator}, extra={"used": used})
     bar = ProgressBar(tc.steps, "tokenizer", start=step)
@@ -330,10 +338,12 @@ def pretokenize(
     batch: int = 64,
     device: str = "cpu",
     workers: int = 0,
+    crops_on_device: bool = False,
 ):
     """Tokenize ``n`` random crops once: codes (n, h*w) in raster order and class ids (n,), on the CPU.
-    The encode runs in fp32 on ``device`` (in bf16 a few % of the codes would change)."""
-    stream = CropStream(data_dir, split, crop, generator=torch.Generator().manual_seed(seed), workers=workers)
+    The encode runs in fp32 on ``device`` (in bf16 a few % of the codes would change); ``crops_on_device``
+    cuts the crops there too."""
+    stream = _crop_stream(data_dir, split, crop, seed, workers, device if crops_on_device else None)
     vq.eval().to(device)
     codes, labels = [], []
     bar = ProgressBar(n, f"tokenizing {split} crops", unit="crop")
