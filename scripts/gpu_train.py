@@ -99,9 +99,10 @@ def main() -> int:
     ap.add_argument(
         "--texture",
         type=float,
-        nargs="+",
+        nargs="*",
         default=DECODER_TEXTURE,
-        help="the decoder stages' texture weights, one stage each, in turn (default: 2 then 6, as v3's)",
+        help="the decoder stages' texture weights, one stage each, in turn (default: 2 then 6, as v3's; none given: "
+        "no decoder stage, so with --continue-from only the ARPG trains on)",
     )
     ap.add_argument("--arpg-lr", type=float, default=ARPG_RUN["lr"], help="the ARPG's peak learning rate")
     ap.add_argument("--seed", type=int, default=0, help="seed of the ARPG's pre-tokenized crops")
@@ -165,11 +166,13 @@ def train(args, out: Path, logfile) -> dict:
         return train_vq(args.data, folder, cfg, tc, log=log, **on)
 
     if args.continue_from:
-        first, _ = load_vq(Path(args.continue_from) / EMBEDDED_VQ_FILE)  # its decoder continues; its codes stay
+        dec_path = Path(args.continue_from) / EMBEDDED_VQ_FILE
+        first, _ = load_vq(dec_path)  # its decoder continues; its codes stay
     else:
         sec = seconds_per_step(vq_run, args.probe)
         n = steps_for("tokenizer", sec, left() * SHARES["tokenizer"])
-        first, _ = load_vq(timed("tokenizer", lambda log: vq_run(n, runs / "vq", log)))
+        dec_path = timed("tokenizer", lambda log: vq_run(n, runs / "vq", log))
+        first, _ = load_vq(dec_path)
 
     # 2. the decoder at 128 px, one stage per texture weight, each from the last (the codes stay the first stage's)
     dec = dict(DECODER, decoder_only=True, batch=DECODER["batch"] // args.batch_div)
