@@ -20,16 +20,6 @@ from arpg_core.weights.registry import load_engine
 
 DATA = Path(__file__).parent / "data"
 
-# The shipped model (v3) still fails this: issue 11, "What v3 still misses" in assets/MODEL_CARD.md
-# (deep blue comes back 19 a*b* units off).
-# Strict, so each mark must go when the embedded model passes. The results are deterministic (same
-# figures at 1 and 2 threads).
-V3_MISSES = pytest.mark.xfail(strict=True, reason="issue 11: the shipped v3 model misses this")
-
-
-def v3_fails(*names):
-    return [pytest.param(n, marks=V3_MISSES) for n in names]
-
 
 # Saturated patches a tokenizer must give back in their own colour (RGB), and the a*b* bound on the
 # round trip's mean colour. Grass is the mean colour of a real lawn.
@@ -61,7 +51,7 @@ def roundtrip(engine, image: np.ndarray) -> np.ndarray:
     return (y * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
 
 
-@pytest.mark.parametrize("name", ["red", "green", "grass", *v3_fails("blue")])
+@pytest.mark.parametrize("name", ["red", "green", "grass", "blue"])
 def test_tokenizer_gives_back_saturated_colour(engine, name):
     patch = np.broadcast_to(np.array(PATCHES[name], np.uint8), (128, 128, 3)).copy()
     err = metrics.mean_colour_error(roundtrip(engine, patch), patch)

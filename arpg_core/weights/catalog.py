@@ -66,11 +66,11 @@ REGISTRY: dict[str, ModelEntry] = {
             "embedded-tokenizer",
             128,
             "metadata",
-            # v3 was tuned with its context prefilled all at once, and fills grass worse causally (docs/prefill.md);
-            # the best of 6 fills by their fit to the surroundings: a quarter less colour error, 1 s (docs/ranking.md)
-            defaults=(("temperature", 0.7), ("prefill", "bidirectional"), ("candidates", 6)),
+            # The context prefilled causally, as it was trained (the core's default; v3 alone was tuned the other
+            # way, docs/prefill.md); the best of 6 fills by their fit to the surroundings (docs/ranking.md)
+            defaults=(("temperature", 0.7), ("candidates", 6)),
         ),
-        ModelEntry("embedded-tokenizer", "vq", None, EMBEDDED_VQ_FILE, None, 3_142_886, None, 128, "metadata"),
+        ModelEntry("embedded-tokenizer", "vq", None, EMBEDDED_VQ_FILE, None, 6_907_638, None, 128, "metadata"),
         ModelEntry("ARPG-L", "arpg", "hp-l33/ARPG", "arpg_300m.pt", None, 319_845_376, "VQ-16", 256, "imagenet"),
         ModelEntry("ARPG-XL", "arpg", "hp-l33/ARPG", "arpg_700m.pt", None, 718_997_760, "VQ-16", 256, "imagenet"),
         ModelEntry("ARPG-XXL", "arpg", "hp-l33/ARPG", "arpg_1b.pt", None, 1_302_449_664, "VQ-16", 256, "imagenet"),

@@ -87,8 +87,8 @@ def test_the_app_defaults_are_the_cores(window):
 
 
 def test_a_sampling_default_follows_the_model_unless_the_user_set_it(qtbot):
-    """The embedded model keeps its context bidirectional and samples at 0.7 (its own defaults); switching to an
-    official model moves a setting still at those to the core's, and leaves one the user chose."""
+    """The embedded model samples at 0.7 (its own default); switching to an official model moves a setting still at
+    that to the core's, and leaves one the user chose (here the prefill)."""
     from app.state import AppState, EngineInfo
 
     s = AppState()
@@ -97,13 +97,15 @@ def test_a_sampling_default_follows_the_model_unless_the_user_set_it(qtbot):
         return EngineInfo(name, "cpu", (), 256, 16)
 
     s.set_engine_info(info("embedded"))
-    assert s.params.sampling.prefill == model_default("prefill", model="embedded") == "bidirectional"
-    s.set_params(temperature=0.9)
-    s.set_engine_info(info("ARPG-L"))
+    own = model_default("temperature", model="embedded")
+    assert s.params.sampling.temperature == own != SamplingParams().temperature
     assert s.params.sampling.prefill == SamplingParams().prefill == "causal"
-    assert s.params.sampling.temperature == 0.9  # the user's
+    s.set_params(prefill="bidirectional")
+    s.set_engine_info(info("ARPG-L"))
+    assert s.params.sampling.temperature == SamplingParams().temperature
+    assert s.params.sampling.prefill == "bidirectional"  # the user's
     s.set_engine_info(info("embedded"))
-    assert s.params.sampling.prefill == "bidirectional" and s.params.sampling.temperature == 0.9
+    assert s.params.sampling.temperature == own and s.params.sampling.prefill == "bidirectional"
 
 
 def test_the_candidates_follow_the_model_unless_the_user_set_them(qtbot, window):
