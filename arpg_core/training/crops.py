@@ -138,18 +138,16 @@ class DeviceCropStream(CropStream):
         # (3, H, W) uint8 per photo, on the device; the CPU copies are not needed again
         self.photos = [torch.from_numpy(a.copy()).permute(2, 0, 1).contiguous().to(self.device) for a in arrays]
         self._cache.clear()
-        self.shapes = [a.shape[:2] for a in arrays]
 
     def image_shape(self, i: int) -> tuple[int, int]:
-        return self.shapes[i]
+        return tuple(self.photos[i].shape[1:])
 
     def cut_on_device(self, i: int, side: int, y: int, x: int, flip: bool) -> torch.Tensor:
         """The crop a :meth:`draw` names: (3, size, size) float in 0..255 on the device."""
         crop = self.photos[i][:, y : y + side, x : x + side].unsqueeze(0).float()  # (1, 3, side, side)
-        if side >= self.size:  # antialiased: a triangle filter where OpenCV has a box (a box aliases here)
-            crop = F.interpolate(crop, (self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-        else:
-            crop = F.interpolate(crop, size=(self.size, self.size), mode="bicubic", align_corners=False)
+        # shrinking: antialiased, a triangle filter where OpenCV has a box (a box aliases here); enlarging: bicubic
+        mode = "bilinear" if side >= self.size else "bicubic"
+        crop = F.interpolate(crop, (self.size, self.size), mode=mode, antialias=side >= self.size, align_corners=False)
         crop = crop.round_().clamp_(0, 255)[0]
         return crop.flip(-1) if flip else crop
 
